@@ -89,13 +89,22 @@ def _convert_default_gguf(cache_dir: Path) -> Path:
     if (dest / "config.json").is_file():
         return dest
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir))
+    tmp.chmod(0o755)  # mkdtemp makes it 0700; the worker may run as another user
     try:
         kw: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, **kw)
+        # dequantize=True: dense fp32 weights even if a GGUF matmul kernel is installed, so the
+        # saved model is a plain transformers checkpoint (LoRA training needs dense layers).
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, quantization_config=GgufConfig(dequantize=True), **kw
+        )
+        # The weights are dense now; a GGUF quantizer left attached refuses save_pretrained.
+        quantizer = getattr(model, "hf_quantizer", None)
+        if quantizer is not None:
+            quantizer.remove_quantization_config(model)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kw)
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -191,9 +200,7 @@ def model_fingerprint(path: Path) -> str:
     """
     path = Path(path)
     config = path / "config.json"
-    weights = sorted(
-        p for p in path.iterdir() if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES)
-    )
+    weights = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES))
     if not config.is_file() or not weights:
         raise ModelNotFound(f"{path} has no config.json or no weight files")
     stats = {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in [config, *weights]}
