@@ -1,0 +1,123 @@
+"""The FastAPI application: routers, the error family's handler, health and readiness."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.config import Settings, get_settings
+from service.db import get_engine
+from service.errors import FormwrightError, TooLarge
+from service.examples.router import router as examples_router
+from service.registry.router import router as registry_router
+
+log = logging.getLogger("formwright")
+
+
+def error_response(exc: FormwrightError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+def pointer(loc: tuple[Any, ...]) -> str:
+    """FastAPI's error location as a JSON Pointer into the part it names (body, query...)."""
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc[1:]]
+    return "/" + "/".join(parts) if parts else ""
+
+
+async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"path": pointer(tuple(e["loc"])), "in": str(e["loc"][0]), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return error_response(
+            FormwrightError("The body is not valid JSON.", status_code=422, code="invalid_json", errors=errors)
+        )
+    detail = "; ".join(f"{e['in']} {e['path'] or '(root)'}: {e['message']}" for e in errors[:3])
+    return error_response(
+        FormwrightError(f"Invalid request: {detail}.", status_code=422, code="invalid_request", errors=errors)
+    )
+
+
+async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return JSONResponse(
+        {"error": codes.get(exc.status_code, "http_error"), "detail": str(exc.detail), "errors": []},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # A 5xx is a bug: log it in full, tell the caller nothing internal.
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(
+        {"error": "internal_error", "detail": "An internal error occurred.", "errors": []},
+        status_code=500,
+    )
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413 before the app reads them whole."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = TooLarge(
+            f"The request body is larger than {self.max_bytes} bytes.", code="body_too_large"
+        )
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await error_response(too_large)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except TooLarge as exc:
+            await error_response(exc)(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Formwright",
+        version="0.1.0",
+        description="Small open language models that answer in your JSON.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or get_engine()
+
+    app.add_exception_handler(FormwrightError, lambda _r, exc: error_response(exc))  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    app.include_router(registry_router)
+    app.include_router(examples_router)
+    return app

@@ -1,0 +1,48 @@
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, read once from FORMWRIGHT_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FORMWRIGHT_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where SQLite, the broker and caches live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite under data_dir.")
+    broker_url: str | None = Field(None, description="Celery broker; SQLite under data_dir.")
+    artifacts_dir: Path | None = Field(None, description="Adapters; data_dir/artifacts.")
+    base_model: str | None = Field(None, description="Local model dir; SmolLM2-135M by default.")
+    load_model: bool = Field(True, description="Load the base model at start (tests turn off).")
+
+    max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest request body accepted.")
+    max_input_tokens: int = Field(1024, description="Largest generate input, in tokens.")
+    max_output_tokens: int = Field(1024, description="Cap on max_tokens.")
+    default_max_tokens: int = Field(256, description="max_tokens when a request gives none.")
+    request_queue_size: int = Field(16, description="Generate requests waiting at most.")
+    team_queue_share: float = Field(0.5, description="Share of the queue one team may fill.")
+    request_timeout_s: float = Field(60.0, description="A generate request gives up after this.")
+    page_size_max: int = Field(200, description="Largest page a list endpoint returns.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'formwright.db').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite').resolve()}"
+
+    @property
+    def resolved_artifacts_dir(self) -> Path:
+        return self.artifacts_dir or self.data_dir / "artifacts"
+
+    @property
+    def models_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

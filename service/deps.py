@@ -1,0 +1,37 @@
+"""FastAPI dependencies: the request's session (it owns the transaction) and its team."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from service.db import session_scope
+from service.models import Team
+from service.teams.service import authenticate
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a 201 means stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def bearer_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.cookies.get("fw_session")
+
+
+def get_team(request: Request, session: SessionDep) -> Team:
+    team = authenticate(session, key=bearer_key(request))
+    request.state.team = team
+    return team
+
+
+TeamDep = Annotated[Team, Depends(get_team)]

@@ -1,0 +1,99 @@
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from service.deps import SessionDep, TeamDep
+from service.errors import Unprocessable
+from service.examples import service
+from service.examples.schemas import ExamplePublic, ExamplesAdded
+from service.schemas_common import Page, Pagination, pagination
+
+router = APIRouter(prefix="/v1", tags=["examples"])
+
+Name = Annotated[str, Path(max_length=128)]
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "text/")
+
+
+async def example_rows(request: Request) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The rows of a body: one object, a JSON list, a JSONL body or a JSONL file upload."""
+    content_type = request.headers.get("content-type", "application/json").lower()
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Unprocessable("Upload the JSONL file in the form field 'file'.", code="no_file")
+        return service.parse_jsonl(await read_text(await upload.read()))
+    raw = await read_text(await request.body())
+    if content_type.startswith(JSONL_TYPES):
+        return service.parse_jsonl(raw)
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise Unprocessable(
+            "The body is not valid JSON.", code="invalid_json", errors=[{"path": "", "message": str(exc)}]
+        ) from exc
+    return (body if isinstance(body, list) else [body]), []
+
+
+async def read_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unprocessable("The body is not UTF-8 text.", code="invalid_encoding") from exc
+
+
+@router.post("/schemas/{name}/examples", response_model=ExamplesAdded, status_code=201)
+async def add_examples(
+    name: Name,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    team: TeamDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+):
+    """Add `{input, output}` pairs or `{input}` inputs: one, a JSON list, or JSONL."""
+    rows, parse_errors = await example_rows(request)
+    result = await run_in_threadpool(
+        service.add_examples,
+        session,
+        team=team,
+        name=name,
+        rows=rows,
+        version=version,
+        parse_errors=parse_errors,
+    )
+    if not result["added"]:
+        response.status_code = 200
+    return result
+
+
+@router.get("/schemas/{name}/examples", response_model=Page[ExamplePublic])
+def list_examples(
+    name: Name,
+    session: SessionDep,
+    team: TeamDep,
+    page: Annotated[Pagination, Depends(pagination)],
+    version: Annotated[int | None, Query(ge=1)] = None,
+    labeled: bool | None = None,
+    source: str | None = None,
+):
+    """A schema's examples, oldest first, filtered by version, labeled and source."""
+    rows, total = service.list_examples(
+        session,
+        team=team,
+        name=name,
+        version=version,
+        labeled=labeled,
+        source=source,
+        offset=page.offset,
+        limit=page.limit,
+    )
+    return Page(data=[ExamplePublic.of(e) for e in rows], count=total)
+
+
+@router.delete("/schemas/{name}/examples/{id}", status_code=204)
+def delete_example(name: Name, id: Annotated[int, Path(ge=1)], session: SessionDep, team: TeamDep):
+    """Delete one example."""
+    service.delete_example(session, team=team, name=name, id=id)

@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database to `revision`; Alembic owns every table."""
+    command.upgrade(alembic_config(database_url), revision)

@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures.model", "tests.fixtures.app"]
