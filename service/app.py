@@ -13,7 +13,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.config import Settings, get_settings
 from service.db import get_engine
 from service.errors import FormwrightError, TooLarge
+from service.adapters.router import router as adapters_router
 from service.examples.router import router as examples_router
+from service.jobs.router import router as jobs_router
 from service.registry.router import router as registry_router
 
 log = logging.getLogger("formwright")
@@ -120,4 +122,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(registry_router)
     app.include_router(examples_router)
+    app.include_router(jobs_router)
+    app.include_router(adapters_router)
     return app

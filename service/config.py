@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     request_queue_size: int = Field(16, description="Generate requests waiting at most.")
     team_queue_share: float = Field(0.5, description="Share of the queue one team may fill.")
     request_timeout_s: float = Field(60.0, description="A generate request gives up after this.")
+    job_visibility_timeout_s: int = Field(3600, description="Redis: redeliver unacked after.")
+    job_lease_s: float = Field(60.0, description="A job attempt's lease; renewed by heartbeats.")
+    job_max_attempts: int = Field(3, description="Attempts before a job is marked failed.")
     page_size_max: int = Field(200, description="Largest page a list endpoint returns.")
 
     @property

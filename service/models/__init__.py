@@ -1,7 +1,21 @@
 """Every table, importable without FastAPI (workers/ and alembic/env.py use these)."""
 
 from service.models.base import utcnow
+from service.models.jobs import ACTIVE_STATES, FINAL_STATES, Adapter, Job, JobEvent, RequestLog
 from service.models.registry import Example, SchemaVersion, Subject
 from service.models.teams import ApiKey, Team
 
-__all__ = ["ApiKey", "Example", "SchemaVersion", "Subject", "Team", "utcnow"]
+__all__ = [
+    "ACTIVE_STATES",
+    "FINAL_STATES",
+    "Adapter",
+    "ApiKey",
+    "Example",
+    "Job",
+    "JobEvent",
+    "RequestLog",
+    "SchemaVersion",
+    "Subject",
+    "Team",
+    "utcnow",
+]

@@ -1,0 +1,48 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from service.adapters import service
+from service.adapters.schemas import AdapterPublic
+from service.deps import SessionDep, TeamDep
+from service.schemas_common import Page, Pagination, pagination
+
+router = APIRouter(prefix="/v1", tags=["adapters"])
+
+AdapterId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("/schemas/{name}/adapters", response_model=Page[AdapterPublic])
+def list_adapters(
+    name: Annotated[str, Path(max_length=128)],
+    session: SessionDep,
+    team: TeamDep,
+    page: Annotated[Pagination, Depends(pagination)],
+):
+    """A schema's adapters, newest first, with their evaluation and which one is active."""
+    rows, total = service.list_adapters(
+        session, team=team, name=name, offset=page.offset, limit=page.limit
+    )
+    data = [AdapterPublic.of(a, name=name, version=v.version) for a, v in rows]
+    return Page(data=data, count=total)
+
+
+@router.get("/adapters/{id}", response_model=AdapterPublic)
+def get_adapter(id: AdapterId, session: SessionDep, team: TeamDep):
+    """One adapter."""
+    adapter, version, subject = service.get_adapter(session, team=team, id=id)
+    return AdapterPublic.of(adapter, name=subject.name, version=version.version)
+
+
+@router.post("/adapters/{id}/promote", response_model=AdapterPublic)
+def promote(id: AdapterId, session: SessionDep, team: TeamDep):
+    """Make this adapter the one its schema version serves with."""
+    adapter, version, subject = service.promote(session, team=team, id=id)
+    return AdapterPublic.of(adapter, name=subject.name, version=version.version)
+
+
+@router.post("/adapters/{id}/rollback", response_model=AdapterPublic)
+def rollback(id: AdapterId, session: SessionDep, team: TeamDep):
+    """Stop serving this adapter; the one it replaced (or the base model) serves again."""
+    adapter, version, subject = service.rollback(session, team=team, id=id)
+    return AdapterPublic.of(adapter, name=subject.name, version=version.version)

@@ -1,0 +1,36 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from service.models import Adapter
+
+
+class AdapterPublic(BaseModel):
+    id: int
+    name: str
+    version: int
+    job_id: int | None
+    active: bool
+    base_fingerprint: str
+    evaluation: dict[str, Any] | None
+    hyperparameters: dict[str, Any] | None
+    replaced_id: int | None
+    promoted_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, adapter: Adapter, *, name: str, version: int) -> "AdapterPublic":
+        return cls(
+            id=adapter.id,
+            name=name,
+            version=version,
+            job_id=adapter.job_id,
+            active=adapter.active,
+            base_fingerprint=adapter.base_fingerprint,
+            evaluation=adapter.evaluation,
+            hyperparameters=adapter.manifest.get("hyperparameters"),
+            replaced_id=adapter.replaced_id,
+            promoted_at=adapter.promoted_at,
+            created_at=adapter.created_at,
+        )

@@ -1,0 +1,68 @@
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query
+
+from service.deps import SessionDep, TeamDep
+from service.jobs import service
+from service.jobs.schemas import JobCreate, JobPublic
+from service.jobs.repository import events
+from service.schemas_common import Page, Pagination, pagination
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+Name = Annotated[str, Path(max_length=128)]
+JobId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def enqueue(job_id: int) -> None:
+    from workers.dispatch import start_job
+
+    start_job(job_id)
+
+
+@router.post("/schemas/{name}/jobs", response_model=JobPublic, status_code=202)
+def create_job(
+    name: Name,
+    session: SessionDep,
+    team: TeamDep,
+    background: BackgroundTasks,
+    body: JobCreate | None = None,
+):
+    """Queue a training job: synthesize, validate, fine-tune, evaluate, promote."""
+    job, version = service.create_job(session, team=team, name=name, params=body or JobCreate())
+    # Background tasks run after the session committed: the worker finds the job.
+    background.add_task(enqueue, job.id)
+    return JobPublic.of(job, name=name, version=version.version)
+
+
+@router.get("/jobs/{id}", response_model=JobPublic)
+def get_job(id: JobId, session: SessionDep, team: TeamDep):
+    """A job's state, progress, loss, tokens/s, ETA, events and final metrics."""
+    job, version, subject = service.get_job(session, team=team, id=id)
+    return JobPublic.of(
+        job, name=subject.name, version=version.version, events=events(session, job_id=job.id)
+    )
+
+
+@router.get("/schemas/{name}/jobs", response_model=Page[JobPublic])
+def list_jobs(
+    name: Name,
+    session: SessionDep,
+    team: TeamDep,
+    page: Annotated[Pagination, Depends(pagination)],
+    state: Annotated[str | None, Query(max_length=16)] = None,
+):
+    """A schema's jobs, newest first."""
+    rows, total = service.list_jobs(
+        session, team=team, name=name, state=state, offset=page.offset, limit=page.limit
+    )
+    return Page(data=[JobPublic.of(j, name=name, version=v.version) for j, v in rows], count=total)
+
+
+@router.post("/jobs/{id}/cancel", response_model=JobPublic)
+def cancel_job(id: JobId, session: SessionDep, team: TeamDep):
+    """Cancel a job; a running one stops within seconds and keeps its last checkpoint."""
+    job, version, subject = service.cancel_job(session, team=team, id=id)
+    return JobPublic.of(
+        job, name=subject.name, version=version.version, events=events(session, job_id=job.id)
+    )
