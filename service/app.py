@@ -1,6 +1,8 @@
 """The FastAPI application: routers, the error family's handler, health and readiness."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,11 +12,15 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.adapters.router import router as adapters_router
 from service.config import Settings, get_settings
 from service.db import get_engine
 from service.errors import FormwrightError, TooLarge
-from service.adapters.router import router as adapters_router
 from service.examples.router import router as examples_router
+from service.inference.engine import Engine as InferenceEngine
+from service.inference.router import router as inference_router
+from service.inference.scheduler import FairScheduler
+from service.inference.service import Runtime
 from service.jobs.router import router as jobs_router
 from service.registry.router import router as registry_router
 
@@ -38,18 +44,26 @@ async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONRe
     ]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return error_response(
-            FormwrightError("The body is not valid JSON.", status_code=422, code="invalid_json", errors=errors)
+            FormwrightError(
+                "The body is not valid JSON.", status_code=422, code="invalid_json", errors=errors
+            )
         )
     detail = "; ".join(f"{e['in']} {e['path'] or '(root)'}: {e['message']}" for e in errors[:3])
     return error_response(
-        FormwrightError(f"Invalid request: {detail}.", status_code=422, code="invalid_request", errors=errors)
+        FormwrightError(
+            f"Invalid request: {detail}.", status_code=422, code="invalid_request", errors=errors
+        )
     )
 
 
 async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     codes = {404: "not_found", 405: "method_not_allowed"}
     return JSONResponse(
-        {"error": codes.get(exc.status_code, "http_error"), "detail": str(exc.detail), "errors": []},
+        {
+            "error": codes.get(exc.status_code, "http_error"),
+            "detail": str(exc.detail),
+            "errors": [],
+        },
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
@@ -99,15 +113,43 @@ class BodyLimit:
             await error_response(exc)(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+def make_runtime(settings: Settings, model: InferenceEngine | None = None) -> Runtime:
+    engine = model or InferenceEngine(
+        model_spec=settings.base_model, cache_dir=settings.models_cache_dir
+    )
+    scheduler = FairScheduler(
+        capacity=settings.request_queue_size,
+        per_team=max(1, int(settings.request_queue_size * settings.team_queue_share)),
+    )
+    return Runtime(engine=engine, scheduler=scheduler, settings=settings)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    model: InferenceEngine | None = None,
+) -> FastAPI:
+    """The app; tests pass their database `engine` and an already loaded `model`."""
     settings = settings or get_settings()
+    runtime = make_runtime(settings, model)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.load_model:
+            runtime.engine.start()  # in the background: /healthz answers at once
+        yield
+        runtime.scheduler.close()
+
     app = FastAPI(
         title="Formwright",
         version="0.1.0",
         description="Small open language models that answer in your JSON.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine()
+    app.state.runtime = runtime
 
     app.add_exception_handler(FormwrightError, lambda _r, exc: error_response(exc))  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
@@ -124,4 +166,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(examples_router)
     app.include_router(jobs_router)
     app.include_router(adapters_router)
+    app.include_router(inference_router)
     return app

@@ -9,7 +9,9 @@ import typer
 
 from service.config import get_settings
 
-app = typer.Typer(help="Formwright: small language models that answer in your JSON.", no_args_is_help=True)
+app = typer.Typer(
+    help="Formwright: small language models that answer in your JSON.", no_args_is_help=True
+)
 teams_app = typer.Typer(help="Teams and their API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(teams_app, name="teams")

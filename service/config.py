@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         return self.artifacts_dir or self.data_dir / "artifacts"
 
     @property
+    def base_model_name(self) -> str:
+        """The model id that /v1/models and chat completions answer to."""
+        return Path(self.base_model).name if self.base_model else "SmolLM2-135M-Instruct"
+
+    @property
     def models_cache_dir(self) -> Path:
         return self.data_dir / "models"
 

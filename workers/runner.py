@@ -145,7 +145,9 @@ def _heartbeat(run: StageRun, stop: threading.Event) -> None:
                     .where(col(Job.id) == run.job_id, col(Job.lease_owner) == run.owner)
                     .values(lease_expires_at=utcnow() + timedelta(seconds=settings.job_lease_s))
                 ).rowcount
-                cancel = session.exec(select(Job.cancel_requested).where(Job.id == run.job_id)).first()
+                cancel = session.exec(
+                    select(Job.cancel_requested).where(Job.id == run.job_id)
+                ).first()
             if not renewed:
                 run.lease_lost.set()
                 return
@@ -184,7 +186,9 @@ def run_stage(job_id: int, stage: str) -> Iterator[StageRun | None]:
         return
     except Exception as exc:
         log.exception("job %s failed in %s", job_id, stage)
-        outcome = _end(run, "failed", f"{stage} failed: {exc}", error=f"{type(exc).__name__}: {exc}")
+        outcome = _end(
+            run, "failed", f"{stage} failed: {exc}", error=f"{type(exc).__name__}: {exc}"
+        )
     finally:
         stop.set()
         beat.join()

@@ -12,7 +12,8 @@ from service.registry.service import get_subject
 def active_adapter(session: Session, *, schema_version_id: int) -> Adapter | None:
     return session.exec(
         select(Adapter).where(
-            Adapter.schema_version_id == schema_version_id, Adapter.active == True  # noqa: E712
+            Adapter.schema_version_id == schema_version_id,
+            Adapter.active == True,  # noqa: E712
         )
     ).first()
 

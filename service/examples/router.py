@@ -32,7 +32,9 @@ async def example_rows(request: Request) -> tuple[list[Any], list[dict[str, Any]
         body = json.loads(raw)
     except ValueError as exc:
         raise Unprocessable(
-            "The body is not valid JSON.", code="invalid_json", errors=[{"path": "", "message": str(exc)}]
+            "The body is not valid JSON.",
+            code="invalid_json",
+            errors=[{"path": "", "message": str(exc)}],
         ) from exc
     return (body if isinstance(body, list) else [body]), []
 

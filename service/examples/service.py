@@ -4,10 +4,10 @@ import hashlib
 import json
 from typing import Any
 
-from sqlmodel import Session
-
 from schemas.canonical import canonical_json
 from schemas.validation import validate_instance
+from sqlmodel import Session
+
 from service.errors import NotFound, Unprocessable
 from service.examples import repository
 from service.models import Example, Team
@@ -92,9 +92,7 @@ def add_examples(
         labeled = "output" in row
         key = dedup_key(row["input"], row.get("output"), labeled=labeled)
         keyed.setdefault(key, (row, labeled))
-    seen = repository.existing_keys(
-        session, schema_version_id=schema_version.id, keys=list(keyed)
-    )
+    seen = repository.existing_keys(session, schema_version_id=schema_version.id, keys=list(keyed))
     created = [
         Example(
             team_id=team.id,

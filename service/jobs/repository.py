@@ -49,4 +49,6 @@ def list_for_subject(
 
 
 def events(session: Session, *, job_id: int) -> list[JobEvent]:
-    return list(session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)))
+    return list(
+        session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
+    )

@@ -4,8 +4,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query
 
 from service.deps import SessionDep, TeamDep
 from service.jobs import service
-from service.jobs.schemas import JobCreate, JobPublic
 from service.jobs.repository import events
+from service.jobs.schemas import JobCreate, JobPublic
 from service.schemas_common import Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["jobs"])

@@ -39,7 +39,9 @@ class JobEventPublic(BaseModel):
 
     @classmethod
     def of(cls, event: JobEvent) -> "JobEventPublic":
-        return cls(kind=event.kind, message=event.message, data=event.data, created_at=event.created_at)
+        return cls(
+            kind=event.kind, message=event.message, data=event.data, created_at=event.created_at
+        )
 
 
 class JobPublic(BaseModel):

@@ -7,7 +7,16 @@ from sqlmodel import Session, func, select
 from service.errors import Conflict, FormwrightError, NotFound, Unprocessable
 from service.jobs import repository
 from service.jobs.schemas import JobCreate
-from service.models import FINAL_STATES, Example, Job, JobEvent, SchemaVersion, Subject, Team, utcnow
+from service.models import (
+    FINAL_STATES,
+    Example,
+    Job,
+    JobEvent,
+    SchemaVersion,
+    Subject,
+    Team,
+    utcnow,
+)
 from service.registry import repository as registry_repository
 from service.registry.service import resolve_version
 
@@ -22,7 +31,9 @@ def add_event(
     return event
 
 
-def create_job(session: Session, *, team: Team, name: str, params: JobCreate) -> tuple[Job, SchemaVersion]:
+def create_job(
+    session: Session, *, team: Team, name: str, params: JobCreate
+) -> tuple[Job, SchemaVersion]:
     """Queue a training job; the caller enqueues it after the commit."""
     version, subject = resolve_version(session, team=team, name=name, version=params.version)
     # Serializes job creation per subject (a no-op lock on SQLite, whose writers queue anyway).
@@ -43,7 +54,8 @@ def create_job(session: Session, *, team: Team, name: str, params: JobCreate) ->
         )
     labeled = session.exec(
         select(func.count()).where(
-            Example.schema_version_id == version.id, Example.labeled == True  # noqa: E712
+            Example.schema_version_id == version.id,
+            Example.labeled == True,  # noqa: E712
         )
     ).one()
     if labeled < MIN_LABELED_EXAMPLES and params.synthesis.teacher is None:
@@ -100,7 +112,9 @@ def cancel_job(session: Session, *, team: Team, id: int) -> tuple[Job, SchemaVer
     return found
 
 
-def finish(session: Session, *, job: Job, state: str, message: str, error: str | None = None) -> None:
+def finish(
+    session: Session, *, job: Job, state: str, message: str, error: str | None = None
+) -> None:
     job.state = state
     job.finished_at = utcnow()
     job.error = error

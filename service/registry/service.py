@@ -4,15 +4,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
-
 from schemas.capabilities import capability_report
 from schemas.compat import Compatibility, check_compatibility
 from schemas.errors import SchemaRejected
 from schemas.validation import prepare
-from service.examples.repository import delete_for_version
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
 from service.errors import Conflict, FormwrightError, NotFound, TooLarge, Unprocessable
+from service.examples.repository import delete_for_version
 from service.models import SchemaVersion, Subject, Team, utcnow
 from service.registry import repository
 
@@ -260,8 +260,6 @@ def list_subjects(
     return [summarize(session, subject=s, deleted=deleted) for s in subjects], total
 
 
-def list_versions(
-    session: Session, *, team: Team, name: str, deleted: bool
-) -> list[SchemaVersion]:
+def list_versions(session: Session, *, team: Team, name: str, deleted: bool) -> list[SchemaVersion]:
     subject = get_subject(session, team=team, name=name, deleted=deleted)
     return repository.list_versions(session, subject_id=subject.id, deleted=deleted)

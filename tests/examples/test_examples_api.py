@@ -60,13 +60,19 @@ def test_duplicates_are_ignored_and_counted(weather):
     again = weather.post("/v1/schemas/weather/examples", json=row)
     assert again.status_code == 200
     assert again.json() | {"ids": []} == {
-        "name": "weather", "version": 1, "added": 0, "duplicates": 1, "ids": []
+        "name": "weather",
+        "version": 1,
+        "added": 0,
+        "duplicates": 1,
+        "ids": [],
     }
     assert examples(weather)["count"] == 1
 
 
 def test_unlabeled_inputs_and_filters(weather):
-    weather.post("/v1/schemas/weather/examples", json=[{"input": "hail in Rome?"}, {"input": "fog?"}])
+    weather.post(
+        "/v1/schemas/weather/examples", json=[{"input": "hail in Rome?"}, {"input": "fog?"}]
+    )
     weather.post("/v1/schemas/weather/examples", json={"input": "x", "output": {"city": None}})
     assert examples(weather, {"labeled": False})["count"] == 2
     assert examples(weather, {"labeled": True})["count"] == 1
@@ -109,7 +115,9 @@ def test_examples_attach_to_the_version_asked_for(weather):
     weather.put("/v1/schemas/weather/config", json={"compatibility": "NONE"})
     weather.post("/v1/schemas", json={"name": "weather", "schema": {"type": "object"}})
     r = weather.post(
-        "/v1/schemas/weather/examples", params={"version": 1}, json={"input": "a", "output": {"city": "a"}}
+        "/v1/schemas/weather/examples",
+        params={"version": 1},
+        json={"input": "a", "output": {"city": "a"}},
     )
     assert r.json()["version"] == 1
     r = weather.post("/v1/schemas/weather/examples", json={"input": "b", "output": {"anything": 1}})

@@ -250,7 +250,12 @@ def test_no_connection_is_attempted_for_remote_refs(alice, monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    for ref in ["http://example.com/s.json", "https://10.0.0.1/x", "file:///etc/passwd", "other.json"]:
+    for ref in [
+        "http://example.com/s.json",
+        "https://10.0.0.1/x",
+        "file:///etc/passwd",
+        "other.json",
+    ]:
         r = register(alice, schema={"type": "object", "properties": {"a": {"$ref": ref}}})
         assert r.status_code == 422, r.text
         assert r.json()["error"] == "remote_ref"
@@ -262,7 +267,14 @@ def test_no_connection_is_attempted_for_remote_refs(alice, monkeypatch):
     [
         ({"type": "strin"}, "invalid_schema", 422),
         ({"type": "object", "properties": {"a": {"minimum": "3"}}}, "invalid_schema", 422),
-        ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "ref_cycle", 422),
+        (
+            {
+                "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}},
+                "$ref": "#/$defs/a",
+            },
+            "ref_cycle",
+            422,
+        ),
         ({"type": "string", "pattern": "^(a)\\1$"}, "unsafe_pattern", 422),
         ({"type": "string", "enum": [f"v{i}" for i in range(5000)]}, "schema_too_large", None),
     ],
@@ -289,7 +301,12 @@ def test_deep_nesting_is_refused_without_a_crash(alice):
         headers={"Authorization": f"Bearer {alice.key}", "Content-Type": "application/json"},
     )
     assert 400 <= r.status_code < 500
-    assert r.json()["error"] in {"schema_too_large", "invalid_schema", "invalid_json", "invalid_request"}
+    assert r.json()["error"] in {
+        "schema_too_large",
+        "invalid_schema",
+        "invalid_json",
+        "invalid_request",
+    }
 
 
 def test_oversized_body_is_413(alice):
@@ -300,7 +317,9 @@ def test_oversized_body_is_413(alice):
 
 
 def test_malformed_json_is_422_not_500(alice):
-    r = alice.post("/v1/schemas", content=b"{not json", headers={"Content-Type": "application/json"})
+    r = alice.post(
+        "/v1/schemas", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 422
     assert r.json()["error"] == "invalid_json"
 

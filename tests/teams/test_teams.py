@@ -22,11 +22,17 @@ def test_cli_creates_a_team_and_prints_the_key_last(tmp_path):
     env = {**os.environ, "FORMWRIGHT_DATA_DIR": str(tmp_path)}
     cli = [sys.executable, "-m", "service.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    out = subprocess.run([*cli, "teams", "create", "acme"], env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [*cli, "teams", "create", "acme"], env=env, check=True, capture_output=True, text=True
+    )
     key = out.stdout.strip().splitlines()[-1]
     assert key.startswith("fw_")
-    listed = subprocess.run([*cli, "teams", "list"], env=env, check=True, capture_output=True, text=True)
+    listed = subprocess.run(
+        [*cli, "teams", "list"], env=env, check=True, capture_output=True, text=True
+    )
     assert "acme" in listed.stdout
-    again = subprocess.run([*cli, "teams", "create", "acme"], env=env, capture_output=True, text=True)
+    again = subprocess.run(
+        [*cli, "teams", "create", "acme"], env=env, capture_output=True, text=True
+    )
     assert again.returncode == 1
     assert "already exists" in again.stderr

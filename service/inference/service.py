@@ -1,0 +1,388 @@
+"""Serving rules: which schema and adapter a request uses, limits, the fallback, the log."""
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.errors import Issue
+from sqlmodel import Session, select
+
+from service.adapters.service import active_adapter
+from service.config import Settings
+from service.errors import FormwrightError, Unavailable, Unprocessable
+from service.inference.decoding import GrammarCompileError
+from service.inference.engine import Engine, EngineNotReady, GenerateRequest, GenerateResult
+from service.inference.scheduler import FairScheduler, QueueFull
+from service.models import Adapter, Example, RequestLog, SchemaVersion, Subject, Team
+from service.registry.service import prepare_schema, resolve_version
+
+FEW_SHOT = 3
+
+
+@dataclass
+class Target:
+    """What one request generates against: a registered version, or an inline schema."""
+
+    schema: dict[str, Any]
+    fingerprint: str
+    description: str | None = None
+    instructions: str | None = None
+    examples: list[tuple[str, Any]] = field(default_factory=list)
+    version: SchemaVersion | None = None
+    subject: Subject | None = None
+    adapter: Adapter | None = None
+
+    @property
+    def ref(self) -> dict[str, Any] | None:
+        if self.version is None or self.subject is None:
+            return None
+        return {"name": self.subject.name, "version": self.version.version, "id": self.version.id}
+
+
+@dataclass
+class Runtime:
+    """The process's model engine and its queue."""
+
+    engine: Engine
+    scheduler: FairScheduler
+    settings: Settings
+
+
+def few_shot(session: Session, *, schema_version_id: int) -> list[tuple[str, Any]]:
+    rows = session.exec(
+        select(Example)
+        .where(Example.schema_version_id == schema_version_id, Example.labeled == True)  # noqa: E712
+        .order_by(Example.id)
+        .limit(FEW_SHOT)
+    )
+    return [(e.input, e.output) for e in rows]
+
+
+def registered_target(
+    session: Session, *, team: Team, name: str, version: int | str | None
+) -> Target:
+    found, subject = resolve_version(session, team=team, name=name, version=version)
+    adapter = active_adapter(session, schema_version_id=found.id)
+    return Target(
+        schema=found.body,
+        fingerprint=found.fingerprint,
+        description=found.description,
+        instructions=subject.instructions,
+        examples=[] if adapter else few_shot(session, schema_version_id=found.id),
+        version=found,
+        subject=subject,
+        adapter=adapter,
+    )
+
+
+def inline_target(schema: Any, *, description: str | None = None) -> Target:
+    prepared = prepare_schema(schema)
+    return Target(schema=prepared.schema, fingerprint=prepared.fingerprint, description=description)
+
+
+def issues_json(issues: list[Issue]) -> list[dict[str, Any]]:
+    return [{"path": i.path, "message": i.message, "keyword": i.keyword} for i in issues]
+
+
+def generate(
+    runtime: Runtime,
+    *,
+    team: Team,
+    target: Target,
+    input: str,
+    mode: str,
+    max_tokens: int | None,
+    temperature: float,
+    seed: int | None,
+) -> GenerateResult:
+    """Admit, queue and run one generation; raise the right 4xx/5xx error family member."""
+    settings = runtime.settings
+    engine = runtime.engine
+    max_tokens = max_tokens or settings.default_max_tokens
+    if max_tokens > settings.max_output_tokens:
+        raise Unprocessable(
+            f"max_tokens is at most {settings.max_output_tokens}.",
+            code="max_tokens_too_large",
+            errors=[
+                {"path": "/max_tokens", "message": f"{max_tokens} > {settings.max_output_tokens}"}
+            ],
+        )
+    if not engine.ready:
+        raise Unavailable(
+            engine.error
+            and f"The base model failed to load: {engine.error}"
+            or "The base model is still loading; try again shortly.",
+            code="model_loading",
+            headers={"Retry-After": "5"},
+        )
+    tokens = engine.count_tokens(input)
+    if tokens > settings.max_input_tokens:
+        raise Unprocessable(
+            f"The input is {tokens} tokens; at most {settings.max_input_tokens} are accepted.",
+            code="input_too_long",
+            errors=[
+                {"path": "/input", "message": f"{tokens} tokens > {settings.max_input_tokens}"}
+            ],
+        )
+    request = GenerateRequest(
+        schema=target.schema,
+        schema_fingerprint=target.fingerprint,
+        description=target.description,
+        instructions=target.instructions,
+        examples=target.examples,
+        input=input,
+        mode=mode,  # type: ignore[arg-type]
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+    )
+    adapter_path = target.adapter.path if target.adapter else None
+    try:
+        return runtime.scheduler.run(
+            team.id,
+            lambda: engine.generate(request, adapter=adapter_path),
+            timeout_s=settings.request_timeout_s,
+        )
+    except QueueFull as exc:
+        raise FormwrightError(
+            exc.detail,
+            status_code=429,
+            code="queue_full",
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from exc
+    except TimeoutError as exc:
+        raise FormwrightError(
+            f"The request did not finish within {settings.request_timeout_s:g} s.",
+            status_code=504,
+            code="timeout",
+        ) from exc
+    except EngineNotReady as exc:
+        raise Unavailable(str(exc), code="model_loading", headers={"Retry-After": "5"}) from exc
+    except GrammarCompileError as exc:
+        raise Unprocessable(
+            f"No decoding backend could compile this schema: {exc.detail}",
+            code="grammar_unavailable",
+            errors=[{"path": "", "message": str(a)} for a in getattr(exc, "attempts", [])],
+        ) from exc
+
+
+def unconformant(result: GenerateResult) -> FormwrightError:
+    return Unprocessable(
+        "No output that validates against the schema could be produced"
+        + (" (max_tokens ran out)." if result.finish_reason == "length" else "."),
+        code="unconformant_output",
+        errors=[
+            *issues_json(result.errors),
+            {"path": "", "message": "raw output", "raw": result.raw},
+        ],
+    )
+
+
+def log_request(
+    session: Session,
+    *,
+    team: Team,
+    target: Target,
+    endpoint: str,
+    mode: str,
+    input: str,
+    result: GenerateResult | None,
+    status_code: int,
+    error: str | None = None,
+    latency_ms: float | None = None,
+) -> RequestLog:
+    entry = RequestLog(
+        team_id=team.id,
+        schema_version_id=target.version.id if target.version else None,
+        adapter_id=target.adapter.id if target.adapter else None,
+        endpoint=endpoint,
+        mode=mode,
+        status_code=status_code,
+        error=error,
+        latency_ms=latency_ms or 0.0,
+    )
+    if result is not None:
+        entry.decoding = result.decoding
+        entry.valid = result.valid
+        entry.first_attempt_valid = result.attempts[0].valid if result.attempts else None
+        entry.attempts = len(result.attempts)
+        entry.errors = issues_json(result.errors) or None
+        entry.latency_ms = result.latency_ms
+        entry.prompt_tokens = result.usage.prompt_tokens
+        entry.completion_tokens = result.usage.completion_tokens
+        if team.log_payloads:
+            entry.output = result.output
+            entry.raw = result.raw if not result.valid else None
+    if team.log_payloads:
+        entry.input = input
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def respond(
+    runtime: Runtime,
+    session: Session,
+    *,
+    team: Team,
+    target: Target,
+    input: str,
+    mode: str,
+    max_tokens: int | None,
+    temperature: float,
+    seed: int | None,
+    endpoint: str,
+) -> GenerateResult:
+    """Generate and log; an unconformant answer (outside `unconstrained`) becomes a 422."""
+    start = time.perf_counter()
+    try:
+        result = generate(
+            runtime,
+            team=team,
+            target=target,
+            input=input,
+            mode=mode,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
+    except FormwrightError as exc:
+        if exc.status_code == 504:
+            log_request(
+                session,
+                team=team,
+                target=target,
+                endpoint=endpoint,
+                mode=mode,
+                input=input,
+                result=None,
+                status_code=exc.status_code,
+                error=exc.code,
+                latency_ms=(time.perf_counter() - start) * 1000,
+            )
+            session.commit()  # the log must survive the error
+        raise
+    if not result.valid and mode != "unconstrained":
+        error = unconformant(result)
+        log_request(
+            session,
+            team=team,
+            target=target,
+            endpoint=endpoint,
+            mode=mode,
+            input=input,
+            result=result,
+            status_code=422,
+            error=error.code,
+        )
+        session.commit()  # the log must survive the error
+        raise error
+    log_request(
+        session,
+        team=team,
+        target=target,
+        endpoint=endpoint,
+        mode=mode,
+        input=input,
+        result=result,
+        status_code=200,
+    )
+    return result
+
+
+def dumps(output: Any) -> str:
+    return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+
+
+def public_result(result: GenerateResult, target: Target) -> Any:
+    from service.inference.schemas import GeneratePublic
+
+    return GeneratePublic(
+        output=result.output,
+        valid=result.valid,
+        errors=issues_json(result.errors),
+        schema_=target.ref,
+        adapter=target.adapter.id if target.adapter else None,
+        decoding=result.decoding,
+        attempts=[
+            {
+                "decoding": a.decoding,
+                "valid": a.valid,
+                "errors": issues_json(a.errors),
+                "finish_reason": a.finish_reason,
+            }
+            for a in result.attempts
+        ],
+        latency_ms=round(result.latency_ms, 1),
+        usage={
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "total_tokens": result.usage.prompt_tokens + result.usage.completion_tokens,
+        },
+    )
+
+
+def message_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return ""
+
+
+def chat_target(
+    session: Session, *, team: Team, body: Any, settings: Settings
+) -> tuple[Target, str]:
+    """The target and the input of an OpenAI chat request.
+
+    The input is the last user message; system/developer messages join the instructions.
+    """
+    users = [m for m in body.messages if m.role == "user"]
+    if not users or not message_text(users[-1].content).strip():
+        raise Unprocessable(
+            "The messages need a user message with text: it is the input.",
+            code="no_input",
+            errors=[{"path": "/messages", "message": "no user message with text"}],
+        )
+    text = message_text(users[-1].content)
+    system = "\n".join(
+        message_text(m.content) for m in body.messages if m.role in ("system", "developer")
+    ).strip()
+    if body.stream:
+        raise Unprocessable(
+            "Streaming is not supported: the answer is validated whole before it is sent.",
+            code="stream_unsupported",
+            errors=[{"path": "/stream", "message": "must be false"}],
+        )
+    fmt = body.response_format
+    if body.model == settings.base_model_name:
+        if fmt is None or fmt.type == "text":
+            raise Unprocessable(
+                "Ask the base model with response_format json_schema (or json_object), or use "
+                "a registered schema's name as the model.",
+                code="schema_required",
+                errors=[{"path": "/response_format", "message": "a JSON schema is required"}],
+            )
+        if fmt.type == "json_object":
+            target = inline_target({"type": "object"})
+        else:
+            if fmt.json_schema is None or fmt.json_schema.schema_ is None:
+                raise Unprocessable(
+                    "response_format.json_schema.schema is required.",
+                    code="schema_required",
+                    errors=[{"path": "/response_format/json_schema/schema", "message": "missing"}],
+                )
+            target = inline_target(fmt.json_schema.schema_, description=fmt.json_schema.description)
+    else:
+        name, _, version = body.model.partition("@")
+        if version and not version.isdigit():
+            raise Unprocessable(
+                "A model is a schema name, optionally with @version (e.g. weather@2).",
+                code="invalid_model",
+                errors=[{"path": "/model", "message": f"{body.model!r}"}],
+            )
+        target = registered_target(session, team=team, name=name, version=version or None)
+    if system:
+        target.instructions = "\n".join(filter(None, [target.instructions, system]))
+    return target, text
