@@ -1,0 +1,304 @@
+"""The inference engine: one base model, prompts, decoding, full validation. No HTTP here.
+
+Threading: `generate` may be called from any thread (the HTTP layer's pool). Grammar compiles run
+outside the model lock, so a slow compile never holds up other requests; the model itself is
+used by one request at a time (`_model_lock`) — torch already spreads one forward pass over all
+cores, so running two at once would only interleave them. Queueing and admission are the
+caller's (the lead's bounded queue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from service.inference.decoding import (
+    DEFAULT_BACKEND_ORDER,
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_COMPILE_TIMEOUT_S,
+    CompiledGrammar,
+    Generation,
+    GrammarCompileError,
+    GrammarCompiler,
+    generate,
+)
+
+if TYPE_CHECKING:
+    from schemas.errors import Issue
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["auto", "constrained", "unconstrained"]
+MODES: tuple[str, ...] = ("auto", "constrained", "unconstrained")
+
+
+class EngineNotReady(RuntimeError):
+    """The base model is still loading (or failed to load: see `Engine.error`)."""
+
+
+@dataclass
+class GenerateRequest:
+    schema: dict[str, Any]
+    input: str
+    schema_fingerprint: str | None = None
+    description: str | None = None
+    instructions: str | None = None
+    # Few-shot (input, output) pairs; used only when no adapter serves the request.
+    examples: list[tuple[str, Any]] = field(default_factory=list)
+    mode: Mode = "auto"
+    max_tokens: int = 256
+    temperature: float = 0.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must not be negative")
+
+
+@dataclass
+class Attempt:
+    decoding: str  # "unconstrained" | "constrained:<backend>" | "constrained" (compile failed)
+    valid: bool
+    errors: list[Issue]
+    finish_reason: str | None = None  # "stop" | "length" | None when nothing was generated
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class GenerateResult:
+    output: Any  # the parsed JSON, or None when the text is not JSON
+    raw: str
+    valid: bool
+    errors: list[Issue]
+    decoding: str
+    attempts: list[Attempt]
+    usage: Usage
+    latency_ms: float
+    finish_reason: str | None = None
+
+
+class Engine:
+    """Holds one base model + tokenizer and answers `GenerateRequest`s."""
+
+    def __init__(
+        self,
+        *,
+        model_spec: str | None = None,
+        cache_dir: Path = Path("var/models"),
+        model_path: Path | None = None,
+        device: str | None = None,
+        backends: Sequence[str] = DEFAULT_BACKEND_ORDER,
+        compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
+        grammar_cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        # model_path (an already resolved dir) wins over model_spec (FORMWRIGHT_BASE_MODEL).
+        self.model_spec = model_spec
+        self.cache_dir = Path(cache_dir)
+        self.model_path: Path | None = model_path
+        self.device = device
+        self.backends = tuple(backends)
+        self.compile_timeout_s = compile_timeout_s
+        self.grammar_cache_size = grammar_cache_size
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.grammars: GrammarCompiler | None = None
+        self.model_fingerprint: str | None = None
+        self.error: str | None = None
+        self._ready = threading.Event()
+        self._model_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def start(self) -> None:
+        """Load the model in a background thread; returns at once (/healthz stays instant)."""
+        if self._thread is not None or self.ready:
+            return
+        self._thread = threading.Thread(target=self._load_logged, name="engine-load", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until loaded (True), failed or timed out (False)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.ready
+
+    def _load_logged(self) -> None:
+        try:
+            self.load()
+        except Exception as exc:  # noqa: BLE001 - reported through .error and /readyz
+            log.exception("loading the base model failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def load(self) -> None:
+        """Load synchronously (idempotent): resolve, load, fingerprint, set up grammars."""
+        from training.modeling import load_model, model_fingerprint, resolve_base_model
+
+        with self._load_lock:
+            if self.ready:
+                return
+            self.error = None
+            t0 = time.perf_counter()
+            if self.model_path is None:
+                self.model_path = resolve_base_model(self.model_spec, cache_dir=self.cache_dir)
+            model, tokenizer = load_model(self.model_path, device=self.device)
+            self.model_fingerprint = model_fingerprint(self.model_path)
+            self.model, self.tokenizer = model, tokenizer
+            self.grammars = GrammarCompiler(
+                tokenizer,
+                backends=self.backends,
+                timeout_s=self.compile_timeout_s,
+                cache_size=self.grammar_cache_size,
+            )
+            self.grammars.prepare()
+            self._ready.set()
+            log.info("base model %s loaded in %.1f s", self.model_path, time.perf_counter() - t0)
+
+    def _require_ready(self) -> None:
+        if not self.ready:
+            raise EngineNotReady(self.error or "the base model is still loading")
+
+    # ---------------------------------------------------------------- helpers
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` by the base model's tokenizer (for input limits before model work)."""
+        self._require_ready()
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def warm(self, schema: dict[str, Any], *, schema_fingerprint: str | None = None) -> None:
+        """Precompile a schema's grammar in the background; a no-op until the model is loaded."""
+        if self.grammars is not None:
+            self.grammars.warm(schema, schema_fingerprint=schema_fingerprint)
+
+    def grammar(
+        self, schema: dict[str, Any], *, schema_fingerprint: str | None = None
+    ) -> CompiledGrammar:
+        """The cached compiled grammar (first backend that compiles it); may raise
+        GrammarCompileError / GrammarTimeout."""
+        self._require_ready()
+        assert self.grammars is not None
+        return self.grammars.get(schema, schema_fingerprint=schema_fingerprint)
+
+    # ---------------------------------------------------------------- generate
+
+    def generate(self, req: GenerateRequest, adapter: str | None = None) -> GenerateResult:
+        """Answer one request; every output is validated in full against `req.schema`.
+
+        `auto`: constrained decoding (later: the adapter unconstrained first, constrained when
+        that output does not validate); if no backend can compile the schema, `auto` falls back
+        to unconstrained decoding and says so in `attempts`. `constrained`: constrained only,
+        raising GrammarCompileError/GrammarTimeout when the schema cannot be compiled.
+        `unconstrained`: free generation. An invalid output is returned (valid=False, errors),
+        never raised: the HTTP layer decides (422 unconformant_output).
+        """
+        if adapter is not None:
+            # The adapter LRU (PEFT, adapter_names per row) is a separate issue.
+            raise NotImplementedError("adapters are not served yet; pass adapter=None")
+        start = time.perf_counter()
+        self._require_ready()
+        from training.prompts import build_messages, render_prompt
+
+        messages = build_messages(
+            schema=req.schema,
+            description=req.description,
+            instructions=req.instructions,
+            examples=req.examples if adapter is None else [],
+            input=req.input,
+        )
+        prompt = render_prompt(self.tokenizer, messages)
+        attempts: list[Attempt] = []
+        usage = Usage()
+        gen: Generation | None = None
+        decoding = "unconstrained"
+
+        if req.mode in ("auto", "constrained"):
+            try:
+                grammar = self.grammar(req.schema, schema_fingerprint=req.schema_fingerprint)
+            except GrammarCompileError as exc:
+                if req.mode == "constrained":
+                    raise
+                attempts.append(
+                    Attempt("constrained", False, [_issue(f"no grammar: {exc.detail}", "grammar")])
+                )
+            else:
+                decoding = f"constrained:{grammar.backend}"
+                gen = self._run(prompt, req, grammar)
+        if gen is None:
+            decoding = "unconstrained"
+            gen = self._run(prompt, req, None)
+
+        usage.prompt_tokens += gen.prompt_tokens
+        usage.completion_tokens += gen.completion_tokens
+        output, errors = validate_text(req.schema, gen.text, finish_reason=gen.finish_reason)
+        attempts.append(Attempt(decoding, not errors, errors, gen.finish_reason))
+        return GenerateResult(
+            output=output,
+            raw=gen.text,
+            valid=not errors,
+            errors=errors,
+            decoding=decoding,
+            attempts=attempts,
+            usage=usage,
+            latency_ms=(time.perf_counter() - start) * 1000,
+            finish_reason=gen.finish_reason,
+        )
+
+    def _run(
+        self, prompt: str, req: GenerateRequest, grammar: CompiledGrammar | None
+    ) -> Generation:
+        with self._model_lock:
+            return generate(
+                self.model,
+                self.tokenizer,
+                prompt,
+                grammar=grammar,
+                max_tokens=req.max_tokens,
+                temperature=req.temperature,
+                seed=req.seed,
+            )
+
+
+def _issue(message: str, keyword: str | None = None) -> Issue:
+    from schemas.errors import Issue
+
+    return Issue(path="", message=message, keyword=keyword)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def validate_text(
+    schema: dict[str, Any], text: str, *, finish_reason: str | None = None
+) -> tuple[Any, list[Issue]]:
+    """Parse strict JSON (no NaN/Infinity) and validate it in full against `schema`."""
+    from schemas.validation import validate_instance
+
+    try:
+        instance = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        why = f"the output is not JSON ({exc})"
+        if finish_reason == "length":
+            why += "; max_tokens ran out before the JSON was complete"
+        return None, [_issue(why, "json")]
+    return instance, list(validate_instance(schema, instance))

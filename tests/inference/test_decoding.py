@@ -1,0 +1,148 @@
+import json
+import time
+
+import pytest
+
+from service.inference.decoding import (
+    BACKENDS,
+    GrammarCompileError,
+    GrammarCompiler,
+    GrammarLogitsProcessor,
+    GrammarTimeout,
+    generate,
+    schema_key,
+)
+from training.prompts import build_messages, render_prompt
+
+from .conftest import NESTED
+
+# outlines_core turns if/then into a huge regex: seconds to compile; llguidance refuses it.
+SLOW_FOR_OUTLINES_CORE = {
+    "type": "object",
+    "if": {"properties": {"a": {"const": 1}}},
+    "then": {"required": ["b"]},
+}
+# Only xgrammar accepts "not" (llguidance: unimplemented; outlines_core: unsupported).
+ONLY_XGRAMMAR = {"type": "object", "properties": {"x": {"not": {"type": "string"}}}}
+
+
+@pytest.fixture(scope="module")
+def model_and_tok(tiny_engine):
+    return tiny_engine.model, tiny_engine.tokenizer
+
+
+def _prompt(tok, schema):
+    return render_prompt(
+        tok,
+        build_messages(
+            schema=schema,
+            description=None,
+            instructions=None,
+            examples=[],
+            input="anything",
+        ),
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_backend_makes_a_random_model_conform(model_and_tok, backend):
+    from schemas.validation import validate_instance
+
+    model, tok = model_and_tok
+    compiler = GrammarCompiler(tok, backends=[backend])
+    grammar = compiler.get(NESTED)
+    assert grammar.backend == backend
+    for seed in range(3):
+        out = generate(
+            model,
+            tok,
+            _prompt(tok, NESTED),
+            grammar=grammar,
+            max_tokens=120,
+            temperature=1.0,
+            seed=seed,
+        )
+        assert out.finish_reason == "stop", out.text
+        instance = json.loads(out.text)
+        assert validate_instance(NESTED, instance) == []
+        assert out.text == json.dumps(instance, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_grammars_are_cached_per_schema_and_backend(model_and_tok):
+    _, tok = model_and_tok
+    compiler = GrammarCompiler(tok, backends=["xgrammar"], cache_size=2)
+    g1 = compiler.get(NESTED, schema_fingerprint="fp1")
+    assert compiler.get(NESTED, schema_fingerprint="fp1") is g1
+    compiler.get({"type": "boolean"}, schema_fingerprint="fp2")
+    compiler.get({"type": "integer"}, schema_fingerprint="fp3")
+    assert [fp for fp, _, _ in compiler.cached()] == ["fp2", "fp3"]  # fp1 evicted (LRU)
+    assert schema_key({"b": 1, "a": 2}) == schema_key({"a": 2, "b": 1})
+
+
+def test_falls_back_to_the_next_backend_and_records_it(model_and_tok):
+    _, tok = model_and_tok
+    compiler = GrammarCompiler(tok, backends=["llguidance", "outlines_core", "xgrammar"])
+    grammar = compiler.get(ONLY_XGRAMMAR)
+    assert grammar.backend == "xgrammar"
+    states = {backend: state for _, backend, state in compiler.cached()}
+    assert states == {"llguidance": "error", "outlines_core": "error", "xgrammar": "ok"}
+
+
+def test_no_backend_compiles_raises_with_every_attempt(model_and_tok):
+    _, tok = model_and_tok
+    compiler = GrammarCompiler(tok, backends=["llguidance", "outlines_core"])
+    with pytest.raises(GrammarCompileError) as info:
+        compiler.get(ONLY_XGRAMMAR)
+    assert not isinstance(info.value, GrammarTimeout)
+    assert [a["backend"] for a in info.value.attempts] == ["llguidance", "outlines_core"]
+
+
+def test_compile_timeout_returns_quickly_and_the_compile_finishes_later(model_and_tok):
+    _, tok = model_and_tok
+    compiler = GrammarCompiler(tok, backends=["outlines_core"], timeout_s=0.05)
+    t = time.perf_counter()
+    with pytest.raises(GrammarTimeout):
+        compiler.get(SLOW_FOR_OUTLINES_CORE)
+    assert time.perf_counter() - t < 1.0
+    # The abandoned compile is not restarted: a second request waits on the same one.
+    assert [state for _, _, state in compiler.cached()] == ["compiling"]
+    grammar = compiler.compile(SLOW_FOR_OUTLINES_CORE, backend="outlines_core", timeout_s=60)
+    assert grammar.backend == "outlines_core"
+
+
+def test_timeout_falls_back_to_a_faster_backend(model_and_tok):
+    _, tok = model_and_tok
+    compiler = GrammarCompiler(tok, backends=["outlines_core", "xgrammar"], timeout_s=0.05)
+    assert compiler.get(SLOW_FOR_OUTLINES_CORE).backend == "xgrammar"
+
+
+def test_warm_compiles_in_the_background(model_and_tok):
+    _, tok = model_and_tok
+    compiler = GrammarCompiler(tok, backends=["xgrammar"])
+    future = compiler.warm(NESTED, schema_fingerprint="warm")
+    assert future.result(timeout=30).backend == "xgrammar"
+    assert compiler.get(NESTED, schema_fingerprint="warm") is future.result()
+
+
+def test_processor_constrains_rows_independently(model_and_tok):
+    """Mixed batch: row 0 free, row 1 boolean grammar, row 2 enum grammar (another backend)."""
+    import torch
+
+    _, tok = model_and_tok
+    g_bool = GrammarCompiler(tok, backends=["llguidance"]).get({"type": "boolean"})
+    g_enum = GrammarCompiler(tok, backends=["xgrammar"]).get({"enum": ["yes"]})
+    proc = GrammarLogitsProcessor(
+        [None, g_bool.matcher(), g_enum.matcher()],
+        eos_token_id=tok.eos_token_id,
+        vocab_size=len(tok),
+    )
+    scores = proc(torch.zeros((3, 5), dtype=torch.long), torch.zeros((3, len(tok))))
+    allowed = [set(torch.nonzero(row > float("-inf")).flatten().tolist()) for row in scores]
+    assert len(allowed[0]) == len(tok)
+    assert all(
+        tok.decode([t])
+        and "true".startswith(tok.decode([t]))
+        or "false".startswith(tok.decode([t]))
+        for t in allowed[1]
+    )
+    assert all('"yes"'.startswith(tok.decode([t])) for t in allowed[2])
