@@ -210,9 +210,10 @@ class _LLGuidanceBackend(_Backend):
         from llguidance import LLMatcher
 
         try:
+            strict = json.dumps(strict_objects(json.loads(schema_json)), ensure_ascii=False)
             # overrides, not defaults: a schema's own "x-guidance" must not loosen the spelling.
             grammar = LLMatcher.grammar_from_json_schema(
-                schema_json, overrides={"whitespace_flexible": False, "lenient": False}
+                strict, overrides={"whitespace_flexible": False, "lenient": False}
             )
         except ValueError as exc:
             raise GrammarCompileError(f"llguidance: {exc}") from exc
@@ -227,6 +228,42 @@ class _LLGuidanceBackend(_Backend):
         if template.is_error():
             raise GrammarCompileError(f"llguidance: {template.get_error()}")
         return lambda: _LLGuidanceMatcher(template.deep_copy())
+
+
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples", "x-guidance"})
+_OPEN_OBJECT_KEYWORDS = ("additionalProperties", "unevaluatedProperties", "patternProperties")
+
+
+def strict_objects(schema: Any, *, in_all_of: bool = False) -> Any:
+    """The schema with `additionalProperties: false` wherever `properties` leaves it open.
+
+    llguidance follows JSON Schema literally and lets the model invent extra keys (a random
+    model never stops inventing them); xgrammar's strict mode and outlines_core never write
+    them. The result is a subset of the original, so outputs still validate against it; allOf
+    members are left open, since closing each of them would reject the others' keys.
+    """
+    if isinstance(schema, list):
+        return [strict_objects(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key == "allOf" and isinstance(value, list):
+            out[key] = [strict_objects(v, in_all_of=True) for v in value]
+        elif key in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
+            # maps of name -> subschema: the names are not keywords
+            out[key] = (
+                {k: strict_objects(v) for k, v in value.items()}
+                if isinstance(value, dict)
+                else value
+            )
+        else:
+            out[key] = strict_objects(value)
+    if "properties" in out and not in_all_of and not any(k in out for k in _OPEN_OBJECT_KEYWORDS):
+        out["additionalProperties"] = False
+    return out
 
 
 _BACKEND_CLASSES: dict[str, type[_Backend]] = {
@@ -372,7 +409,9 @@ class GrammarCompiler:
         for backend in backends or self.backends:
             try:
                 return self.compile(
-                    schema, backend=backend, schema_fingerprint=schema_fingerprint,
+                    schema,
+                    backend=backend,
+                    schema_fingerprint=schema_fingerprint,
                     timeout_s=timeout_s,
                 )
             except GrammarTimeout as exc:
@@ -454,8 +493,10 @@ class GrammarLogitsProcessor:
                 if matcher is None or self._state[row] == "free":
                     continue
                 token = last[row]
-                if self._state[row] == "end" or token == self.eos_token_id and (
-                    matcher.is_terminated()
+                if (
+                    self._state[row] == "end"
+                    or token == self.eos_token_id
+                    and (matcher.is_terminated())
                 ):
                     self._state[row] = "free"  # the row has ended; generate pads it from now
                 elif not matcher.advance(token):

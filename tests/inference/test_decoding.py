@@ -146,3 +146,41 @@ def test_processor_constrains_rows_independently(model_and_tok):
         for t in allowed[1]
     )
     assert all('"yes"'.startswith(tok.decode([t])) for t in allowed[2])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_open_objects_get_no_invented_keys(model_and_tok, backend):
+    """Without additionalProperties every backend still writes only the declared keys."""
+    model, tok = model_and_tok
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "boolean"}, "b": {"enum": ["x", "y"]}},
+        "required": ["a"],
+    }
+    grammar = GrammarCompiler(tok, backends=[backend]).get(schema)
+    for seed in range(3):
+        out = generate(model, tok, "hi", grammar=grammar, max_tokens=40, temperature=1.0, seed=seed)
+        assert out.finish_reason == "stop", out.text
+        assert set(json.loads(out.text)) <= {"a", "b"}
+
+
+def test_strict_objects_closes_objects_but_not_all_of_members():
+    from service.inference.decoding import strict_objects
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "properties": {"type": "object", "properties": {"x": {"const": {"properties": 1}}}},
+            "open": {"type": "object", "properties": {}, "additionalProperties": True},
+        },
+        "allOf": [{"properties": {"y": {}}}],
+        "$defs": {"d": {"properties": {"z": {}}}},
+    }
+    out = strict_objects(schema)
+    assert out["additionalProperties"] is False
+    assert out["properties"]["properties"]["additionalProperties"] is False
+    assert out["properties"]["properties"]["properties"]["x"] == {"const": {"properties": 1}}
+    assert out["properties"]["open"]["additionalProperties"] is True
+    assert "additionalProperties" not in out["allOf"][0]
+    assert out["$defs"]["d"]["additionalProperties"] is False
+    assert "additionalProperties" not in schema  # the input is not modified
