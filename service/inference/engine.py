@@ -122,7 +122,10 @@ class Engine:
         self._ready = threading.Event()
         self._model_lock = threading.Lock()
         self._load_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # Schemas registered while the model loads: compiled as soon as it is ready.
+        self._pending_warm: dict[str, dict[str, Any]] = {}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -172,6 +175,10 @@ class Engine:
             )
             self.grammars.prepare()
             self._ready.set()
+            with self._pending_lock:
+                pending, self._pending_warm = self._pending_warm, {}
+            for fingerprint, schema in pending.items():
+                self.grammars.warm(schema, schema_fingerprint=fingerprint)
             log.info("base model %s loaded in %.1f s", self.model_path, time.perf_counter() - t0)
 
     def _require_ready(self) -> None:
@@ -186,9 +193,23 @@ class Engine:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def warm(self, schema: dict[str, Any], *, schema_fingerprint: str | None = None) -> None:
-        """Precompile a schema's grammar in the background; a no-op until the model is loaded."""
-        if self.grammars is not None:
+        """Precompile a schema's grammar in the background; never blocks, never raises.
+
+        Before the model is loaded the schema is remembered (bounded) and compiled right after.
+        """
+        from service.inference.decoding import schema_key
+
+        if self.grammars is not None and self.ready:
             self.grammars.warm(schema, schema_fingerprint=schema_fingerprint)
+            return
+        fingerprint = schema_fingerprint or schema_key(schema)
+        with self._pending_lock:
+            if len(self._pending_warm) < self.grammar_cache_size:
+                self._pending_warm[fingerprint] = schema
+        if self.ready and self.grammars is not None:  # loaded meanwhile, maybe after the flush
+            with self._pending_lock:
+                self._pending_warm.pop(fingerprint, None)
+            self.grammars.warm(schema, schema_fingerprint=fingerprint)
 
     def grammar(
         self, schema: dict[str, Any], *, schema_fingerprint: str | None = None

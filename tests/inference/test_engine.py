@@ -117,3 +117,15 @@ def test_bad_requests_are_refused_early():
         GenerateRequest(schema={}, input="x", mode="fast")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_tokens"):
         GenerateRequest(schema={}, input="x", max_tokens=0)
+
+
+def test_schemas_warmed_before_load_are_compiled_after(tiny_model_dir):
+    engine = Engine(model_path=tiny_model_dir, backends=["xgrammar"])
+    engine.warm(NESTED, schema_fingerprint="early")  # model not loaded yet: remembered
+    engine.load()
+    deadline = time.perf_counter() + 30
+    while ("early", "xgrammar", "ok") not in engine.grammars.cached():
+        assert time.perf_counter() < deadline
+        time.sleep(0.05)
+    engine.warm({"type": "boolean"}, schema_fingerprint="late")
+    assert engine.grammar({"type": "boolean"}, schema_fingerprint="late").backend == "xgrammar"
