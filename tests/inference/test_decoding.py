@@ -14,7 +14,7 @@ from service.inference.decoding import (
 )
 from training.prompts import build_messages, render_prompt
 
-from .conftest import NESTED
+from .samples import NESTED
 
 # outlines_core turns if/then into a huge regex: seconds to compile; llguidance refuses it.
 SLOW_FOR_OUTLINES_CORE = {

@@ -6,7 +6,7 @@ import pytest
 from service.inference.decoding import GrammarCompileError
 from service.inference.engine import Engine, EngineNotReady, GenerateRequest
 
-from .conftest import NESTED
+from .samples import NESTED
 
 ONLY_XGRAMMAR = {"type": "object", "properties": {"x": {"not": {"type": "string"}}}}
 

@@ -1,7 +1,5 @@
 """Schemas shared by the inference tests; bounded so a random model must finish them."""
 
-import pytest
-
 NESTED = {
     "type": "object",
     "properties": {
@@ -27,7 +25,3 @@ NESTED = {
     "additionalProperties": False,
 }
 
-
-@pytest.fixture
-def nested_schema():
-    return NESTED
