@@ -24,4 +24,3 @@ NESTED = {
     "required": ["kind", "urgent", "note", "customer", "tags"],
     "additionalProperties": False,
 }
-
