@@ -184,3 +184,39 @@ def test_strict_objects_closes_objects_but_not_all_of_members():
     assert "additionalProperties" not in out["allOf"][0]
     assert out["$defs"]["d"]["additionalProperties"] is False
     assert "additionalProperties" not in schema  # the input is not modified
+
+
+def test_one_batch_can_mix_schemas_backends_and_free_rows(model_and_tok):
+    """The design for mixed batching: one processor, one matcher (or None) per row."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    model, tok = model_and_tok
+    g_nested = GrammarCompiler(tok, backends=["llguidance"]).get(NESTED)
+    g_bool = GrammarCompiler(tok, backends=["outlines_core"]).get({"type": "boolean"})
+    prompts = [_prompt(tok, NESTED), _prompt(tok, {"type": "boolean"}), "free text"]
+    side, tok.padding_side = tok.padding_side, "left"  # the tokenizer is the session's
+    try:
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tok.padding_side = side
+    proc = GrammarLogitsProcessor(
+        [g_nested.matcher(), g_bool.matcher(), None],
+        eos_token_id=tok.eos_token_id,
+        vocab_size=len(tok),
+    )
+    torch.manual_seed(0)
+    out = model.generate(
+        **enc,
+        max_new_tokens=100,
+        do_sample=True,
+        top_k=0,
+        logits_processor=LogitsProcessorList([proc]),
+        pad_token_id=tok.eos_token_id,
+    )
+    texts = tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    from schemas.validation import validate_instance
+
+    assert validate_instance(NESTED, json.loads(texts[0])) == []
+    assert json.loads(texts[1]) in (True, False)
+    assert proc.rejected == [None, None, None]
