@@ -1,4 +1,5 @@
-"""The `formwright` command: run the server and workers, manage teams and the database."""
+"""The `formwright` command: run the server and workers, manage teams and the database; the
+client commands (schemas, examples, train, jobs, generate...) live in service/cli_client.py."""
 
 import os
 import sys
@@ -7,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from service import cli_client
 from service.config import get_settings
 
 app = typer.Typer(
@@ -16,6 +18,15 @@ teams_app = typer.Typer(help="Teams and their API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(teams_app, name="teams")
 app.add_typer(db_app, name="db")
+
+# Client commands: they call a Formwright server over HTTP (service/cli_client.py).
+app.command()(cli_client.login)
+app.add_typer(cli_client.schemas_app, name="schemas")
+app.add_typer(cli_client.examples_app, name="examples")
+app.command()(cli_client.train)
+app.add_typer(cli_client.jobs_app, name="jobs")
+app.add_typer(cli_client.adapters_app, name="adapters")
+app.command()(cli_client.generate)
 
 
 @db_app.command("upgrade")
