@@ -171,7 +171,9 @@ def login(
         except ApiError as exc:
             fail(exc)
     path = write_config({**stored, "url": url, "api_key": key})
-    say(f"logged in to {url}; key saved in {path} (readable by you only)")
+    home = Path.home()
+    shown = f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+    say(f"logged in to {url}; key saved in {shown} (readable by you only)")
 
 
 # --- schemas ---------------------------------------------------------------------------------
