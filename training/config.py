@@ -1,0 +1,278 @@
+"""Options of the synthesis and fine-tuning stages, checked when they are built.
+
+Defaults are sized for SmolLM2-135M-Instruct on 2 CPU cores, where a job on snips-weather
+(400 examples) must finish in about 15 minutes. Measured there: LoRA r=8 on every linear
+projection trains at ~137 tokens/s, and one snips-weather example is ~330 tokens once the
+schema is in the system prompt (prompt ~278 + target ~56). So 48 steps x 4 examples is
+~64k tokens, about 8 minutes, which leaves room for loading and evaluation. Batch 4 rather
+than 8 buys twice the optimizer steps for the same tokens, which matters more than gradient
+noise when there are only a few dozen steps; hence the high-for-LoRA learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Self
+
+TEACHERS = ("base", "external")
+
+
+class _Options:
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self:
+        """Build from e.g. a job's params; unknown keys are an error, not silently dropped."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+@dataclass
+class SynthesisConfig(_Options):
+    enabled: bool = field(default=True, metadata={"help": "Synthesize pairs at all."})
+    target: int = field(
+        default=200,
+        metadata={
+            "help": "Synthetic pairs to aim for. Fewer come out when the examples allow fewer "
+            "distinct substitutions. The default training run reads ~200 examples, so more "
+            "mostly adds variety, not steps."
+        },
+    )
+    seed: int = field(default=0, metadata={"help": "Same seed and examples -> same pairs."})
+    max_array_len: int = field(
+        default=16,
+        metadata={"help": "Examples with a longer array are not used as sources."},
+    )
+    from_examples: bool = field(
+        default=True,
+        metadata={"help": "Substitute values that other examples use for the same field."},
+    )
+    from_schema: bool = field(
+        default=True,
+        metadata={
+            "help": "Substitute values the schema implies: enum members, const, bounds, "
+            "format-valid samples."
+        },
+    )
+    min_grounded_share: float = field(
+        default=0.8,
+        metadata={
+            "help": "A field is substituted only when at least this share of its values in the "
+            "examples occurs verbatim in the input (enum labels like a slot name do not)."
+        },
+    )
+    cover_enums: bool = field(
+        default=True, metadata={"help": "Steer sources so every substitutable enum member appears."}
+    )
+    cover_branches: bool = field(
+        default=True,
+        metadata={"help": "Steer sources so every value/null/absent branch seen in data appears."},
+    )
+    cover_array_lengths: bool = field(
+        default=True,
+        metadata={"help": "Steer sources so every array length seen in data appears."},
+    )
+    max_attempts_per_pair: int = field(
+        default=20,
+        metadata={"help": "Give up after target x this many tries (duplicates, no slot)."},
+    )
+    teacher: str | None = field(
+        default=None,
+        metadata={"help": "Label unlabeled inputs with 'base' (few-shot) or 'external'."},
+    )
+    agree_samples: int = field(
+        default=1, metadata={"help": "Teacher samples per input that must agree (1 or 2)."}
+    )
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.enabled, bool), "enabled must be true or false")
+        _check(
+            _is_int(self.target) and 0 <= self.target <= 100_000,
+            f"target must be an integer in [0, 100000], got {self.target!r}",
+        )
+        _check(
+            _is_int(self.seed) and self.seed >= 0,
+            f"seed must be a non-negative integer, got {self.seed!r}",
+        )
+        _check(
+            _is_int(self.max_array_len) and self.max_array_len >= 1,
+            f"max_array_len must be an integer >= 1, got {self.max_array_len!r}",
+        )
+        _check(
+            _is_int(self.max_attempts_per_pair) and self.max_attempts_per_pair >= 1,
+            f"max_attempts_per_pair must be an integer >= 1, got {self.max_attempts_per_pair!r}",
+        )
+        _check(
+            self.teacher is None or self.teacher in TEACHERS,
+            f"teacher must be one of {', '.join(TEACHERS)} or null, got {self.teacher!r}",
+        )
+        _check(
+            self.agree_samples in (1, 2) and _is_int(self.agree_samples),
+            f"agree_samples must be 1 or 2, got {self.agree_samples!r}",
+        )
+
+
+@dataclass
+class TrainingConfig(_Options):
+    epochs: float = field(
+        default=1.0,
+        metadata={"help": "Passes over the training set; max_steps caps it (the lower wins)."},
+    )
+    max_steps: int = field(
+        default=48,
+        metadata={"help": "Optimizer steps at most: ~8 min on 2 CPU cores for snips-weather."},
+    )
+    lora_rank: int = field(default=8, metadata={"help": "LoRA rank r (2.4 M params at 8)."})
+    lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scale numerator (2r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    target_modules: str | list[str] = field(
+        default="all-linear",
+        metadata={"help": "Modules to adapt; 'all-linear' = every linear projection but lm_head."},
+    )
+    learning_rate: float = field(
+        default=1e-3, metadata={"help": "Peak AdamW learning rate (after warmup)."}
+    )
+    warmup_ratio: float = field(
+        default=0.1, metadata={"help": "Share of the steps spent warming up linearly from 0."}
+    )
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW decoupled weight decay."})
+    max_grad_norm: float | None = field(
+        default=1.0, metadata={"help": "Clip the gradient norm to this; null: no clipping."}
+    )
+    batch_size: int = field(default=4, metadata={"help": "Examples per optimizer step."})
+    max_seq_len: int = field(
+        default=512,
+        metadata={
+            "help": "Prompt + target tokens at most; longer examples are left out (never "
+            "truncated: a cut target teaches wrong JSON). snips: 365 / 481 at most."
+        },
+    )
+    bucket_batches: int = field(
+        default=16,
+        metadata={"help": "Length-bucket within windows of this many batches (less padding)."},
+    )
+    checkpoint_every: int = field(
+        default=10, metadata={"help": "Save a resumable checkpoint every N steps (~90 s)."}
+    )
+    keep_checkpoints: int = field(default=2, metadata={"help": "Checkpoints kept on disk."})
+    seed: int = field(default=0, metadata={"help": "Seeds LoRA init, data order and dropout."})
+    eval_fraction: float = field(
+        default=0.1, metadata={"help": "Share of the real examples held out for evaluation."}
+    )
+    eval_min: int = field(
+        default=10, metadata={"help": "Hold out at least this many (when there are enough)."}
+    )
+    eval_max: int | None = field(
+        default=40,
+        metadata={
+            "help": "Hold out at most this many: evaluation generates at ~13 tokens/s, ~5 s "
+            "per example and configuration on 2 CPU cores."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        _check(
+            _is_number(self.epochs) and 0 < self.epochs <= 1000,
+            f"epochs must be a number in (0, 1000], got {self.epochs!r}",
+        )
+        _check(
+            _is_int(self.max_steps) and self.max_steps >= 1,
+            f"max_steps must be an integer >= 1, got {self.max_steps!r}",
+        )
+        _check(
+            _is_int(self.lora_rank) and 1 <= self.lora_rank <= 1024,
+            f"lora_rank must be an integer in [1, 1024], got {self.lora_rank!r}",
+        )
+        _check(
+            _is_number(self.lora_alpha) and self.lora_alpha > 0,
+            f"lora_alpha must be a positive number, got {self.lora_alpha!r}",
+        )
+        _check(
+            _is_number(self.lora_dropout) and 0 <= self.lora_dropout < 1,
+            f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}",
+        )
+        _check(
+            self.target_modules == "all-linear"
+            or (
+                isinstance(self.target_modules, list)
+                and self.target_modules
+                and all(isinstance(m, str) and m for m in self.target_modules)
+            ),
+            "target_modules must be 'all-linear' or a non-empty list of module names",
+        )
+        _check(
+            _is_number(self.learning_rate) and 0 < self.learning_rate <= 1,
+            f"learning_rate must be in (0, 1], got {self.learning_rate!r}",
+        )
+        _check(
+            _is_number(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
+            f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}",
+        )
+        _check(
+            _is_number(self.weight_decay) and self.weight_decay >= 0,
+            f"weight_decay must be >= 0, got {self.weight_decay!r}",
+        )
+        _check(
+            self.max_grad_norm is None
+            or (_is_number(self.max_grad_norm) and self.max_grad_norm > 0),
+            f"max_grad_norm must be a positive number or null, got {self.max_grad_norm!r}",
+        )
+        _check(
+            _is_int(self.batch_size) and 1 <= self.batch_size <= 4096,
+            f"batch_size must be an integer in [1, 4096], got {self.batch_size!r}",
+        )
+        _check(
+            _is_int(self.max_seq_len) and self.max_seq_len >= 8,
+            f"max_seq_len must be an integer >= 8, got {self.max_seq_len!r}",
+        )
+        _check(
+            _is_int(self.bucket_batches) and self.bucket_batches >= 1,
+            f"bucket_batches must be an integer >= 1, got {self.bucket_batches!r}",
+        )
+        _check(
+            _is_int(self.checkpoint_every) and self.checkpoint_every >= 1,
+            f"checkpoint_every must be an integer >= 1, got {self.checkpoint_every!r}",
+        )
+        _check(
+            _is_int(self.keep_checkpoints) and self.keep_checkpoints >= 1,
+            f"keep_checkpoints must be an integer >= 1, got {self.keep_checkpoints!r}",
+        )
+        _check(
+            _is_int(self.seed) and self.seed >= 0,
+            f"seed must be a non-negative integer, got {self.seed!r}",
+        )
+        _check(
+            _is_number(self.eval_fraction) and 0 <= self.eval_fraction < 1,
+            f"eval_fraction must be in [0, 1), got {self.eval_fraction!r}",
+        )
+        _check(
+            _is_int(self.eval_min) and self.eval_min >= 0,
+            f"eval_min must be an integer >= 0, got {self.eval_min!r}",
+        )
+        _check(
+            self.eval_max is None or (_is_int(self.eval_max) and self.eval_max >= self.eval_min),
+            f"eval_max must be null or an integer >= eval_min, got {self.eval_max!r}",
+        )
+
+    @property
+    def lora_scale(self) -> float:
+        return self.lora_alpha / self.lora_rank
