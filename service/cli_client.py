@@ -108,7 +108,8 @@ def fail(exc: ApiError, *, as_json: bool = False, lines: list[int] | None = None
     if as_json:
         print_json(exc.body())
     say(f"error: {exc.detail}", style="bold red", stderr=True)
-    shown = exc.errors[:25]
+    ordered = sorted(exc.errors, key=lambda e: (e.get("index", -1), str(e.get("path", ""))))
+    shown = ordered[:25]
     for error in shown:
         message = error.get("message", "")
         say(f"  {error_location(error, lines)}: {message}", stderr=True)

@@ -174,7 +174,14 @@ class Client:
         if timeout is not None:
             kwargs["timeout"] = timeout
         try:
-            response = self._http.request(method, path, **kwargs)
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                # The server closed a kept-alive connection as we reused it: a GET is safe to
+                # send again, once.
+                if method != "GET":
+                    raise
+                response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise ApiError(
                 f"{self.base_url} did not answer {method} {path} in time ({exc}).", code="timeout"

@@ -157,3 +157,20 @@ def test_a_broken_config_file_is_an_api_error(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(ApiError) as caught:
         read_config()
     assert caught.value.code == "bad_config"
+
+
+def test_a_dropped_keepalive_connection_is_retried_once_for_get_only():
+    calls = {"GET": 0, "POST": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls[request.method] += 1
+        if calls[request.method] == 1:
+            raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        return httpx.Response(200, json={"id": 1})
+
+    with client_for(handler) as client:
+        assert client.get_job(1) == {"id": 1}
+        with pytest.raises(ApiError) as caught:
+            client.cancel_job(1)
+    assert calls == {"GET": 2, "POST": 1}
+    assert caught.value.code == "connection_error"
