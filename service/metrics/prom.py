@@ -1,0 +1,123 @@
+"""Prometheus metrics: what the inference and jobs code observe, and the scrape.
+
+Generation counters and histograms live in this process (the lead calls `observe_generation`
+after every generate); job counts by state are read from the database at scrape time, so every
+API process reports the same numbers whatever worker ran the job.
+"""
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from service.metrics import repository
+from service.models import ACTIVE_STATES, FINAL_STATES
+
+log = logging.getLogger(__name__)
+
+LABELS = ("team", "schema", "version", "decoding")
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
+
+REQUESTS = Counter(
+    "formwright_generate_requests",
+    "Generate and chat-completion requests, by outcome.",
+    (*LABELS, "status"),
+)
+LATENCY = Histogram(
+    "formwright_generate_latency_seconds",
+    "Generation latency in seconds (answered requests).",
+    LABELS,
+    buckets=LATENCY_BUCKETS,
+)
+COMPLETION_TOKENS = Counter(
+    "formwright_generate_completion_tokens",
+    "Completion tokens generated.",
+    LABELS,
+)
+QUEUE_DEPTH = Gauge(
+    "formwright_generate_queue_depth",
+    "Generate requests waiting for the model (not yet running).",
+)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def observe_generation(
+    *,
+    team: str,
+    schema: str | None,
+    version: int | None,
+    decoding: str | None,
+    status: int,
+    latency_s: float,
+    completion_tokens: int = 0,
+) -> None:
+    """Count one generate request; call it once per request, after the answer is known.
+
+    `schema`/`version` are None for an inline schema, `decoding` None when nothing was
+    generated (e.g. a timeout).
+    """
+    labels = {
+        "team": team,
+        "schema": schema or "",
+        "version": str(version) if version is not None else "",
+        "decoding": decoding or "none",
+    }
+    REQUESTS.labels(**labels, status=str(status)).inc()
+    if decoding is not None:
+        LATENCY.labels(**labels).observe(max(0.0, latency_s))
+    if completion_tokens > 0:
+        COMPLETION_TOKENS.labels(**labels).inc(completion_tokens)
+
+
+def set_queue_depth(n: int) -> None:
+    QUEUE_DEPTH.set(n)
+
+
+def job_families(engine: Engine) -> list[Metric]:
+    """`formwright_jobs{team, state}`: every state appears, zero when no job is in it."""
+    jobs = GaugeMetricFamily("formwright_jobs", "Training jobs by state.", labels=["team", "state"])
+    active = GaugeMetricFamily(
+        "formwright_jobs_active", "Training jobs queued or running, all teams."
+    )
+    try:
+        with Session(engine) as session:
+            counts = repository.job_counts(session)
+    except Exception:  # a scrape must not fail because the database blinked
+        log.exception("could not count jobs for /metrics")
+        return []
+    teams = sorted({team for team, _, _ in counts})
+    found = {(team, state): count for team, state, count in counts}
+    for team in teams:
+        for state in (*ACTIVE_STATES, *FINAL_STATES):
+            jobs.add_metric([team, state], found.get((team, state), 0))
+    active.add_metric([], sum(c for (_, s), c in found.items() if s in ACTIVE_STATES))
+    return [jobs, active]
+
+
+class _Scrape:
+    """The process's registry plus the database-backed job gauges of one app."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+        yield from job_families(self.engine)
+
+
+def render(engine: Engine, *, queue_depth: int | None = None) -> bytes:
+    """The Prometheus text exposition of everything above."""
+    if queue_depth is not None:
+        set_queue_depth(queue_depth)
+    return generate_latest(_Scrape(engine))  # type: ignore[arg-type]
