@@ -22,7 +22,9 @@ from service.inference.router import router as inference_router
 from service.inference.scheduler import FairScheduler
 from service.inference.service import Runtime
 from service.jobs.router import router as jobs_router
+from service.metrics.router import router as metrics_router
 from service.registry.router import router as registry_router
+from service.ui.router import router as ui_router
 
 log = logging.getLogger("formwright")
 
@@ -167,4 +169,6 @@ def create_app(
     app.include_router(jobs_router)
     app.include_router(adapters_router)
     app.include_router(inference_router)
+    app.include_router(metrics_router)
+    app.include_router(ui_router)
     return app

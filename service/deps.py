@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from service.db import session_scope
+from service.errors import FormwrightError
 from service.models import Team
 from service.teams.service import authenticate
 
@@ -28,7 +29,30 @@ def bearer_key(request: Request) -> str | None:
     return request.cookies.get("fw_session")
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def check_cookie_csrf(request: Request) -> None:
+    """A change authenticated by the dashboard's cookie must come from the dashboard's script.
+
+    SameSite=Strict already keeps the cookie off cross-site requests; the custom header (which
+    a cross-site form cannot set) is the second lock.
+    """
+    if (
+        request.method not in SAFE_METHODS
+        and "authorization" not in request.headers
+        and "fw_session" in request.cookies
+        and request.headers.get("x-formwright-ui") != "1"
+    ):
+        raise FormwrightError(
+            "Requests signed in with the dashboard cookie must send 'X-Formwright-UI: 1'.",
+            status_code=403,
+            code="csrf_header_missing",
+        )
+
+
 def get_team(request: Request, session: SessionDep) -> Team:
+    check_cookie_csrf(request)
     team = authenticate(session, key=bearer_key(request))
     request.state.team = team
     return team

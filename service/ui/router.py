@@ -1,0 +1,217 @@
+"""The dashboard: server-rendered pages; the pages' buttons call the JSON API with the cookie."""
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from service.deps import SessionDep, TeamDep
+from service.errors import FormwrightError, NotFound, Unauthorized
+from service.ui import charts
+from service.ui import service as pages
+
+HERE = FilePath(__file__).parent
+STATIC = HERE / "static"
+COOKIE = "fw_session"
+SESSION_DAYS = 7
+# Everything comes from this origin: no CDN, no inline script.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["percent"] = lambda v: "–" if v is None else charts.percent(v)
+templates.env.globals["millis"] = lambda v: "–" if v is None else charts.millis(v)
+
+
+class PageRoute(APIRoute):
+    """Errors become pages: no session goes to the sign-in page, others to an error page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Unauthorized:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                response = RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303)
+            except FormwrightError as exc:
+                response = templates.TemplateResponse(
+                    request, "error.html", {"error": exc}, status_code=exc.status_code
+                )
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            return response
+
+        return route
+
+
+router = APIRouter(prefix="/ui", tags=["dashboard"], include_in_schema=False, route_class=PageRoute)
+
+Name = Annotated[str, Path(max_length=128)]
+
+
+def page(request: Request, template: str, context: dict[str, Any], team: Any = None) -> Response:
+    return templates.TemplateResponse(request, template, {**context, "team": team})
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local dashboard path: the sign-in form must not redirect anywhere else."""
+    if target and target.startswith("/ui/") and not target.startswith("//"):
+        return target
+    return "/ui/schemas"
+
+
+@router.get("")
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/ui/schemas", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None):
+    return page(request, "login.html", {"next": safe_next(next)})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+):
+    """Check the key, keep it in an HttpOnly SameSite=Strict cookie, go to the schemas."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+        raise FormwrightError("Sign in from the dashboard itself.", status_code=403, code="csrf")
+    try:
+        pages.sign_in(session, key=key)
+    except Unauthorized as exc:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"error": exc.detail, "next": safe_next(next)},
+            status_code=401,
+        )
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        key.strip(),
+        max_age=SESSION_DAYS * 86400,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/schemas", response_class=HTMLResponse)
+def schemas(
+    request: Request,
+    session: SessionDep,
+    team: TeamDep,
+    sort: Annotated[str, Query(max_length=32)] = "name",
+    desc: bool = False,
+):
+    """Every schema with its health over the last day."""
+    context = pages.schemas_page(session, team=team, sort=sort, desc=desc)
+    return page(request, "schemas.html", context, team)
+
+
+@router.get("/schemas/{name}", response_class=HTMLResponse)
+def schema_overview(
+    request: Request,
+    name: Name,
+    session: SessionDep,
+    team: TeamDep,
+    range: Annotated[str, Query(max_length=8)] = "24h",
+):
+    context = pages.overview_page(session, team=team, name=name, range_key=range)
+    return page(request, "overview.html", {**context, "tab": "overview"}, team)
+
+
+@router.get("/schemas/{name}/versions", response_class=HTMLResponse)
+def schema_versions(
+    request: Request,
+    name: Name,
+    session: SessionDep,
+    team: TeamDep,
+    a: Annotated[int | None, Query(ge=1, le=10**9)] = None,
+    b: Annotated[int | None, Query(ge=1, le=10**9)] = None,
+):
+    context = pages.versions_page(session, team=team, name=name, a=a, b=b)
+    return page(request, "versions.html", {**context, "tab": "versions"}, team)
+
+
+@router.get("/schemas/{name}/examples", response_class=HTMLResponse)
+def schema_examples(
+    request: Request,
+    name: Name,
+    session: SessionDep,
+    team: TeamDep,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+):
+    context = pages.examples_page(session, team=team, name=name, offset=offset)
+    return page(request, "examples.html", {**context, "tab": "examples"}, team)
+
+
+@router.get("/schemas/{name}/jobs", response_class=HTMLResponse)
+def schema_jobs(request: Request, name: Name, session: SessionDep, team: TeamDep):
+    context = pages.jobs_page(session, team=team, name=name)
+    return page(request, "jobs.html", {**context, "tab": "jobs"}, team)
+
+
+@router.get("/schemas/{name}/jobs/panel", response_class=HTMLResponse)
+def schema_jobs_panel(request: Request, name: Name, session: SessionDep, team: TeamDep):
+    """The jobs list alone: the page polls it while a job runs."""
+    return page(request, "_jobs_panel.html", pages.jobs_panel(session, team=team, name=name), team)
+
+
+@router.get("/schemas/{name}/adapters", response_class=HTMLResponse)
+def schema_adapters(request: Request, name: Name, session: SessionDep, team: TeamDep):
+    context = pages.adapters_page(session, team=team, name=name)
+    return page(request, "adapters.html", {**context, "tab": "adapters"}, team)
+
+
+@router.get("/schemas/{name}/playground", response_class=HTMLResponse)
+def schema_playground(request: Request, name: Name, session: SessionDep, team: TeamDep):
+    context = pages.playground_page(session, team=team, name=name)
+    return page(request, "playground.html", {**context, "tab": "playground"}, team)
+
+
+@router.get("/schemas/{name}/traffic", response_class=HTMLResponse)
+def schema_traffic(
+    request: Request,
+    name: Name,
+    session: SessionDep,
+    team: TeamDep,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    only: Annotated[str | None, Query(max_length=16)] = None,
+):
+    context = pages.traffic_page(session, team=team, name=name, offset=offset, only=only)
+    return page(request, "traffic.html", {**context, "tab": "traffic"}, team)
+
+
+@router.get("/static/{file}")
+def static(file: Annotated[str, Path(pattern=r"^[a-z0-9_-]+\.(css|js|svg)$")]) -> Response:
+    """The dashboard's own CSS and JS (no CDN)."""
+    path = STATIC / file
+    if not path.is_file():
+        raise NotFound(f"No static file {file}.")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
