@@ -89,6 +89,7 @@ def overview_page(
         y_format=charts.percent,
         y_min=0.0,
         y_max=1.0,
+        width=500,
     )
     latency = charts.time_chart(
         [
@@ -98,19 +99,17 @@ def overview_page(
         title="Latency over time",
         span_s=span_s,
         y_format=charts.millis,
+        width=500,
     )
     volume = charts.time_chart(
         [
-            Line("Requests", list(zip(xs, [p["requests"] or None for p in series], strict=True))),
+            Line("Requests", list(zip(xs, [p["requests"] for p in series], strict=True))),
             Line(
                 "Errors",
                 list(
                     zip(
                         xs,
-                        [
-                            round(p["requests"] * p["error_rate"]) if p["error_rate"] else None
-                            for p in series
-                        ],
+                        [round(p["requests"] * (p["error_rate"] or 0)) for p in series],
                         strict=True,
                     )
                 ),
@@ -120,6 +119,8 @@ def overview_page(
         title="Requests per bucket",
         span_s=span_s,
         y_min=0.0,
+        width=1000,
+        height=200,
     )
     return {
         **top,
@@ -272,7 +273,8 @@ def jobs_panel(session: Session, *, team: Team, name: str) -> dict[str, Any]:
                 "loss_chart": charts.line_chart(
                     [Line("Training loss", points)],
                     title=f"Job {job.id} loss by step",
-                    height=180,
+                    width=1000,
+                    height=200,
                 )
                 if points
                 else None,
