@@ -21,6 +21,10 @@ WEATHER = {
     "additionalProperties": False,
 }
 NOW = datetime.now(UTC).replace(microsecond=0)
+# Percentiles and buckets are computed in Python: the same numbers on both databases.
+pytestmark = pytest.mark.parametrize(
+    "db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def register(team: TeamClient, name: str = "weather", schema: dict | None = None) -> dict:
