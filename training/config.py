@@ -118,6 +118,10 @@ class SynthesisConfig(_Options):
             f"max_array_len must be an integer >= 1, got {self.max_array_len!r}",
         )
         _check(
+            _is_number(self.min_grounded_share) and 0 < self.min_grounded_share <= 1,
+            f"min_grounded_share must be in (0, 1], got {self.min_grounded_share!r}",
+        )
+        _check(
             _is_int(self.max_attempts_per_pair) and self.max_attempts_per_pair >= 1,
             f"max_attempts_per_pair must be an integer >= 1, got {self.max_attempts_per_pair!r}",
         )

@@ -85,3 +85,8 @@ def render_scalar(value: Any) -> str | None:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return None
+
+
+def compact_json_len(value: Any) -> int:
+    """Characters of `value` in the prompts' compact JSON spelling."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))

@@ -13,8 +13,10 @@ A slot qualifies only when its text occurs exactly once in the input, on word bo
 every slot must again occur exactly once, so no new pair is ambiguous.
 
 "The same field" is the leaf pattern (`/slots/*/value`) plus its *discriminators*: sibling
-scalars with an enum/const schema or a boolean value (`name` in `{"name": "city", "value":
-...}`). A city is only ever swapped for another city, never for a movie name.
+scalars with an enum/const schema or a boolean value that are not grounded fields themselves
+(`name` in `{"name": "city", "value": ...}`; not `unit` in `{"unit": "celsius", ...}` when
+units are written in the inputs). A city is only ever swapped for another city, never for
+a movie name.
 
 Replacement values: the field's grounded values in the other examples, plus what the schema
 implies (enum/const members, format samples, numeric bounds). Each slot takes the least
@@ -127,7 +129,9 @@ class _Schema:
         return enum_members(self.subs(pattern))
 
 
-def _field_key(output: Any, pointer: str, pattern: str, schema: _Schema) -> FieldKey:
+def _field_key(
+    output: Any, pointer: str, pattern: str, schema: _Schema, fields: set[str]
+) -> FieldKey:
     parent = _parent(output, pointer)
     own = pattern_tokens(pointer)[-1] if pointer else ""
     disc: list[tuple[str, str]] = []
@@ -136,7 +140,10 @@ def _field_key(output: Any, pointer: str, pattern: str, schema: _Schema) -> Fiel
         for k, v in parent.items():
             if k == own or isinstance(v, dict | list):
                 continue
-            if isinstance(v, bool) or schema.enum(f"{base}/{escape(k)}") is not None:
+            sibling = f"{base}/{escape(k)}"
+            if sibling in fields:
+                continue  # a grounded field of its own (a unit next to a number), not a tag
+            if isinstance(v, bool) or schema.enum(sibling) is not None:
                 disc.append((k, canonical(v)))
     return pattern, tuple(sorted(disc))
 
@@ -171,7 +178,7 @@ def _slots(pair: Pair, schema: _Schema, fields: set[str]) -> list[_Slot]:
             for s, e in other_spans
         )
         if not overlaps:
-            key = _field_key(pair.output, leaf.pointer, leaf.pattern, schema)
+            key = _field_key(pair.output, leaf.pointer, leaf.pattern, schema, fields)
             slots.append(_Slot(leaf.pointer, key, leaf.value, start, end))
     return slots
 
@@ -255,7 +262,7 @@ def synthesize(
     shares = grounded_shares(examples)
     fields = {p for p, share in shares.items() if share >= config.min_grounded_share}
     sources = [
-        _Source(i, p, _slots(p, facts_schema, fields), set(_facts(p.output, known)))
+        _Source(i, p, _slots(p, facts_schema, fields), _items_of(p, known, facts_schema, fields))
         for i, p in enumerate(examples)
     ]
 
@@ -273,7 +280,7 @@ def synthesize(
     for src in sources:
         for leaf in iter_leaves(src.pair.output):
             if render_scalar(leaf.value) is not None:
-                key = _field_key(src.pair.output, leaf.pointer, leaf.pattern, facts_schema)
+                key = _field_key(src.pair.output, leaf.pointer, leaf.pattern, facts_schema, fields)
                 usage[key][canonical(leaf.value)] += 1
         for slot in src.slots:
             if config.from_examples:
@@ -353,7 +360,7 @@ def synthesize(
             source="synthetic",
             meta={"from": src.index, "substituted": substitutions},
         )
-        covered.update(_items_of(pair, known, facts_schema))
+        covered.update(_items_of(pair, known, facts_schema, fields))
         return pair
 
     budget = report.target * config.max_attempts_per_pair
@@ -379,9 +386,10 @@ def synthesize(
                 tries += 1
                 src = carriers[rng.randrange(len(carriers))]
                 forced = {}
-                if item[0] == "enum":
-                    key = next(s.key for s in src.slots if _key_str(s.key) == item[1])
-                    forced[key] = next(v for v in pools[key] if canonical(v) == item[2])
+                slot_key = next((s.key for s in src.slots if _key_str(s.key) == item[1]), None)
+                if item[0] == "enum" and slot_key is not None:
+                    # A member of a substitutable field is put in; others come with the source.
+                    forced[slot_key] = next(v for v in pools[slot_key] if canonical(v) == item[2])
                 pair = generate(src, forced)
                 if pair is not None:
                     synthetic.append(pair)
@@ -405,7 +413,7 @@ def synthesize(
     report.synthesized = len(synthetic)
     report.paths = _path_report(examples, synthetic, known, facts_schema, sources)
     all_items = {i for s in sources for i in s.items if _wanted(i, config)}
-    enum_items = _enum_items(examples, facts_schema, config)
+    enum_items = _enum_items(examples, facts_schema, config, fields)
     if report.target:
         missing = sorted(i for i in all_items | enum_items if not covered[i])
         report.uncovered = [f"{k}:{p}={v}" for k, p, v in missing]
@@ -441,16 +449,20 @@ def _wanted(item: Item, config: SynthesisConfig) -> bool:
     )
 
 
-def _items_of(pair: Pair, known: dict[str, list[str]], schema: _Schema) -> set[Item]:
+def _items_of(
+    pair: Pair, known: dict[str, list[str]], schema: _Schema, fields: set[str]
+) -> set[Item]:
     items = set(_facts(pair.output, known))
     for leaf in iter_leaves(pair.output):
         if schema.enum(leaf.pattern) is not None and render_scalar(leaf.value) is not None:
-            key = _field_key(pair.output, leaf.pointer, leaf.pattern, schema)
+            key = _field_key(pair.output, leaf.pointer, leaf.pattern, schema, fields)
             items.add(("enum", _key_str(key), canonical(leaf.value)))
     return items
 
 
-def _enum_items(examples: Sequence[Pair], schema: _Schema, config: SynthesisConfig) -> set[Item]:
+def _enum_items(
+    examples: Sequence[Pair], schema: _Schema, config: SynthesisConfig, fields: set[str]
+) -> set[Item]:
     """Enum members of every enum field in the data: what full coverage would mean."""
     if not config.cover_enums:
         return set()
@@ -459,7 +471,7 @@ def _enum_items(examples: Sequence[Pair], schema: _Schema, config: SynthesisConf
         for leaf in iter_leaves(pair.output):
             members = schema.enum(leaf.pattern)
             if members is not None and render_scalar(leaf.value) is not None:
-                key = _field_key(pair.output, leaf.pointer, leaf.pattern, schema)
+                key = _field_key(pair.output, leaf.pointer, leaf.pattern, schema, fields)
                 items.update(("enum", _key_str(key), canonical(m)) for m in members)
     return items
 
