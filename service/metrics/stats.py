@@ -241,11 +241,12 @@ def eval_view(raw: Any) -> dict[str, Any] | None:
     accuracy = raw.get("field_accuracy")
     per_path: dict[str, float] = {}
     overall = number(accuracy)
+    paths = raw.get("per_path")  # training/evaluate.py keeps it next to field_accuracy
     if isinstance(accuracy, dict):
         overall = number(accuracy.get("overall"))
-        paths = accuracy.get("per_path")
-        if isinstance(paths, dict):
-            per_path = {str(k): n for k, v in paths.items() if (n := number(v)) is not None}
+        paths = accuracy.get("per_path", paths)
+    if isinstance(paths, dict):
+        per_path = {str(k): n for k, v in paths.items() if (n := number(v)) is not None}
     return {
         "conformance": number(raw.get("conformance")),
         "exact_match": number(raw.get("exact_match")),
