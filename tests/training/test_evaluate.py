@@ -1,0 +1,35 @@
+import json
+
+from tests.training.conftest import EXAMPLES, SCHEMA
+from training.evaluate import evaluate
+
+
+def test_evaluate_scores_a_predict_callable() -> None:
+    answers = {
+        EXAMPLES[0].input: EXAMPLES[0].output,  # right, as a value
+        EXAMPLES[1].input: json.dumps(EXAMPLES[1].output),  # right, as JSON text
+        EXAMPLES[2].input: '{"city": null, "unit": "rankine"}',  # invalid: unit wrong
+    }
+    result = evaluate(EXAMPLES, predict=answers.__getitem__, schema=SCHEMA)
+    assert (result.n, result.errors) == (3, 0)
+    assert result.conformance == 2 / 3
+    assert result.exact_match == 2 / 3
+    assert result.field_accuracy == 7 / 8  # 3/3 + 3/3 + 1/2 (city right, unit wrong)
+    assert result.per_path == {"/city": 1.0, "/day": 1.0, "/unit": 2 / 3}
+    assert "predictions" not in result.to_dict()
+    assert result.to_dict(with_predictions=True)["predictions"][2] == {
+        "city": None,
+        "unit": "rankine",
+    }
+
+
+def test_failed_predictions_count_as_missing() -> None:
+    def predict(text: str) -> object:
+        if "Paris" in text:
+            raise RuntimeError("model crashed")
+        if "Rome" in text:
+            return "not json"
+        return None
+
+    result = evaluate(EXAMPLES, predict=predict, schema=SCHEMA)
+    assert (result.errors, result.conformance, result.field_accuracy) == (2, 0.0, 0.0)

@@ -1,0 +1,224 @@
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.training.conftest import SCHEMA
+from training.config import TrainingConfig
+from training.data import Pair, dataset_hash
+from training.finetune import (
+    IGNORE,
+    build_manifest,
+    encode_pairs,
+    finetune,
+    list_checkpoints,
+    plan_batches,
+    save_adapter,
+    verify_adapter,
+)
+
+PAIRS = [
+    Pair("weather in Paris in celsius", {"city": "Paris", "unit": "celsius"}),
+    Pair("is it cold in kelvin", {"city": None, "unit": "kelvin"}),
+    Pair("rain in Rome tomorrow, fahrenheit please", {"city": "Rome", "unit": "fahrenheit"}),
+    Pair("sunny in Oslo? celsius", {"city": "Oslo", "unit": "celsius"}),
+]
+# Small and fast: a few steps of the 2-layer model take well under a second.
+FAST = TrainingConfig(
+    max_steps=6, epochs=100, batch_size=2, learning_rate=1e-2, checkpoint_every=2, seed=3
+)
+
+
+def trainable(model: Any) -> dict[str, Any]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir: Path) -> Any:
+    from training.modeling import load_tokenizer
+
+    return load_tokenizer(tiny_model_dir)
+
+
+def test_loss_is_on_the_target_tokens_only(tokenizer: Any) -> None:
+    encoded, dropped = encode_pairs(tokenizer, PAIRS[:1], schema=SCHEMA, max_seq_len=512)
+    assert dropped == 0
+    (example,) = encoded
+    target = [t for t in example.labels if t != IGNORE]
+    first = example.labels.index(target[0])
+    assert example.labels[:first] == [IGNORE] * first
+    assert example.input_ids[first:] == target
+    assert tokenizer.decode(target) == '{"city":"Paris","unit":"celsius"}<|im_end|>'
+    assert tokenizer.decode(example.input_ids[:first]).endswith("<|im_start|>assistant\n")
+    assert "weather in Paris in celsius" in tokenizer.decode(example.input_ids[:first])
+    _, dropped = encode_pairs(tokenizer, PAIRS, schema=SCHEMA, max_seq_len=len(example) - 1)
+    assert dropped >= 1
+
+
+def test_batch_plan() -> None:
+    lengths = [5, 9, 3, 7, 1, 8, 2]
+    config = TrainingConfig(batch_size=2, epochs=2, max_steps=100, bucket_batches=2, seed=1)
+    plan = plan_batches(lengths, config)
+    assert len(plan) == 2 * math.ceil(7 / 2)
+    assert plan == plan_batches(lengths, config)
+    for epoch in (plan[:4], plan[4:]):
+        assert sorted(i for batch in epoch for i in batch) == list(range(7))
+    # within a bucket window, batches are cut from examples sorted by length
+    assert all(lengths[b[0]] >= lengths[b[-1]] for b in plan)
+    capped = TrainingConfig(batch_size=2, epochs=2, max_steps=3, bucket_batches=2, seed=1)
+    assert plan_batches(lengths, capped) == plan[:3]
+    half = TrainingConfig(batch_size=2, epochs=0.5, max_steps=100, bucket_batches=2, seed=1)
+    assert len(plan_batches(lengths, half)) == 2
+
+
+def test_loss_goes_down_on_a_repeated_tiny_dataset(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = TrainingConfig(
+        max_steps=20,
+        epochs=100,
+        batch_size=4,
+        learning_rate=1e-2,
+        lora_dropout=0.0,
+        checkpoint_every=100,
+    )
+    progress: list[tuple] = []
+    result = finetune(
+        tiny_model_dir,
+        PAIRS,
+        schema=SCHEMA,
+        config=config,
+        checkpoint_dir=tmp_path,
+        on_progress=lambda *args: progress.append(args),
+    )
+    assert (result.status, result.step, result.total_steps) == ("completed", 20, 20)
+    assert len(result.losses) == 20
+    # a 2-layer random model with r=8 adapters: from ~ln(49152) = 10.8 down by more than 0.5
+    assert sum(result.losses[-3:]) / 3 < result.losses[0] - 0.5
+    assert [p[0] for p in progress] == list(range(1, 21))
+    step, total, loss, tokens_per_s, eta_s = progress[-1]
+    assert (step, total, loss, eta_s) == (20, 20, result.losses[-1], 0.0)
+    assert tokens_per_s > 0
+    # the last step is always checkpointed
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-000020"]
+
+
+def test_stop_checkpoint_resume_matches_an_uninterrupted_run(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    straight = finetune(
+        tiny_model_dir, PAIRS, schema=SCHEMA, config=FAST, checkpoint_dir=tmp_path / "a"
+    )
+
+    steps_seen: list[int] = []
+    stopped = finetune(
+        tiny_model_dir,
+        PAIRS,
+        schema=SCHEMA,
+        config=FAST,
+        checkpoint_dir=tmp_path / "b",
+        on_progress=lambda step, *_: steps_seen.append(step),
+        should_stop=lambda: len(steps_seen) >= 3,
+    )
+    assert (stopped.status, stopped.step) == ("cancelled", 3)
+    # periodic checkpoint at 2, the stop's at 3; keep_checkpoints=2
+    assert [p.name for p in list_checkpoints(tmp_path / "b")] == [
+        "checkpoint-000002",
+        "checkpoint-000003",
+    ]
+    state = json.loads((tmp_path / "b" / "checkpoint-000003" / "state.json").read_text())
+    assert state["step"] == 3
+    assert len(state["plan"]) == 6
+
+    resumed = finetune(
+        tiny_model_dir, PAIRS, schema=SCHEMA, config=FAST, checkpoint_dir=tmp_path / "b"
+    )
+    assert (resumed.status, resumed.step, resumed.resumed_from) == ("completed", 6, 3)
+    assert resumed.losses == straight.losses
+    a, b = trainable(straight.model), trainable(resumed.model)
+    assert a.keys() == b.keys()
+    import torch
+
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_resume_refuses_another_run(tiny_model_dir: Path, tmp_path: Path) -> None:
+    finetune(
+        tiny_model_dir,
+        PAIRS,
+        schema=SCHEMA,
+        config=FAST,
+        checkpoint_dir=tmp_path,
+        should_stop=lambda: True,
+    )
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-000000"]
+    other = TrainingConfig(**{**FAST.to_dict(), "learning_rate": 1e-3})
+    with pytest.raises(ValueError, match="another config or dataset"):
+        finetune(tiny_model_dir, PAIRS, schema=SCHEMA, config=other, checkpoint_dir=tmp_path)
+    fresh = finetune(
+        tiny_model_dir,
+        PAIRS,
+        schema=SCHEMA,
+        config=other,
+        checkpoint_dir=tmp_path,
+        resume=False,
+    )
+    assert (fresh.status, fresh.resumed_from) == ("completed", None)
+
+
+def test_saved_adapter_loads_with_plain_peft_and_is_verified(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    result = finetune(
+        tiny_model_dir, PAIRS, schema=SCHEMA, config=FAST, checkpoint_dir=tmp_path / "ckpt"
+    )
+    manifest = build_manifest(
+        base_model_fingerprint="sha256:base",
+        schema_id=7,
+        schema_version=2,
+        dataset_hash=dataset_hash(PAIRS),
+        config=FAST,
+        metrics={"exact_match": 0.5},
+    )
+    dest = save_adapter(result.model, tmp_path / "adapters" / "v2", manifest)
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "manifest.json",
+    ]
+    assert [p.name for p in dest.parent.iterdir()] == ["v2"]  # no temp dir left behind
+    written = json.loads((dest / "manifest.json").read_text())
+    assert written["format"] == "formwright-adapter/1"
+    assert written["schema_id"] == 7
+    assert written["hyperparameters"]["lora_rank"] == 8
+    assert written["metrics"] == {"exact_match": 0.5}
+    assert sorted(written["files"]) == ["adapter_config.json", "adapter_model.safetensors"]
+    assert verify_adapter(dest) == []
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    loaded = PeftModel.from_pretrained(base, dest)
+    trained = {n.replace(".default", ""): p for n, p in trainable(result.model).items()}
+    loaded_weights = {
+        n.replace(".default", ""): p for n, p in loaded.named_parameters() if "lora_" in n
+    }
+    assert loaded_weights.keys() == trained.keys()
+    assert all(torch.equal(loaded_weights[n], trained[n]) for n in trained)
+
+    with pytest.raises(FileExistsError):
+        save_adapter(result.model, dest, manifest)
+
+    weights = dest / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    (dest / "notes.txt").write_text("hi")
+    assert verify_adapter(dest) == [
+        "adapter_model.safetensors: sha256 mismatch",
+        "notes.txt: not in the manifest",
+    ]
+    (dest / "adapter_config.json").unlink()
+    assert "adapter_config.json: missing" in verify_adapter(dest)
+    (dest / "manifest.json").write_text("{")
+    assert verify_adapter(dest)[0].startswith("manifest.json: unreadable")
