@@ -1,6 +1,6 @@
 import json
 
-from tests.training.conftest import EXAMPLES, SCHEMA
+from tests.training.samples import EXAMPLES, SCHEMA
 from training.evaluate import evaluate
 
 

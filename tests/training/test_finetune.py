@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.training.conftest import SCHEMA
+from tests.training.samples import SCHEMA
 from training.config import TrainingConfig
 from training.data import Pair, dataset_hash
 from training.finetune import (

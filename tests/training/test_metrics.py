@@ -1,6 +1,6 @@
 import pytest
 
-from tests.training.conftest import SCHEMA
+from tests.training.samples import SCHEMA
 from training.metrics import conformance, exact_match, field_accuracy
 
 GOLDS = [

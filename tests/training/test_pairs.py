@@ -1,6 +1,6 @@
 from collections import Counter
 
-from tests.training.conftest import EXAMPLES, SCHEMA
+from tests.training.samples import EXAMPLES, SCHEMA
 from training.data import Pair, dataset_hash, normalize_input
 from training.pairs import PairLimits, by_reason, grounded_patterns, is_grounded, validate_pairs
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import EXAMPLES, SCHEMA
+from tests.training.samples import EXAMPLES, SCHEMA
 from training.config import SynthesisConfig
 from training.data import Pair, normalize_input
 from training.pairs import schema_issues

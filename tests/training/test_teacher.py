@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.training.conftest import SCHEMA
+from tests.training.samples import SCHEMA
 from training.teacher import label_with_teacher, openai_teacher, parse_label
 
 
