@@ -310,6 +310,7 @@ def finetune(
     `resume=True` the latest checkpoint there is continued exactly: same batches, same
     dropout, the same final weights as an uninterrupted run. A checkpoint made with another
     config or dataset is refused (ValueError): point a new run at a fresh directory.
+    `resume=False` starts over and deletes the checkpoints already there.
     `should_stop()` is checked before every step; when it answers True the run checkpoints
     and returns status "cancelled". `on_progress(step, total, loss, tokens_per_s, eta_s)`
     follows every step.

@@ -287,7 +287,7 @@ def synthesize(
                 add(slot.key, slot.value)
     for key in list({s.key for src in sources for s in src.slots}):
         if config.from_schema:
-            for value in schema_samples(facts_schema.subs(key[0]), pools_like(sources, key)):
+            for value in schema_samples(facts_schema.subs(key[0]), _sample_like(sources, key)):
                 add(key, value)
 
     def alternatives(slot: _Slot) -> list[Any]:
@@ -420,7 +420,7 @@ def synthesize(
     return synthetic, report
 
 
-def pools_like(sources: Sequence[_Source], key: FieldKey) -> Any:
+def _sample_like(sources: Sequence[_Source], key: FieldKey) -> Any:
     """A value of the field, to ask the schema for samples of the same JSON type."""
     for src in sources:
         for slot in src.slots:

@@ -57,6 +57,25 @@ def test_loss_is_on_the_target_tokens_only(tokenizer: Any) -> None:
     assert dropped >= 1
 
 
+def test_target_loss_equals_the_full_forward_loss(tiny_model_dir: Path, tokenizer: Any) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from training.finetune import _collate, target_loss
+    from training.modeling import load_model
+
+    model, _ = load_model(tiny_model_dir, device="cpu")
+    encoded, _ = encode_pairs(tokenizer, PAIRS, schema=SCHEMA, max_seq_len=512)
+    ids, labels, mask = _collate(encoded, tokenizer.pad_token_id)
+    with torch.no_grad():
+        fast = target_loss(model, ids, labels, mask)
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        full = F.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
+        )
+    assert torch.allclose(fast, full, atol=1e-5)
+
+
 def test_batch_plan() -> None:
     lengths = [5, 9, 3, 7, 1, 8, 2]
     config = TrainingConfig(batch_size=2, epochs=2, max_steps=100, bucket_batches=2, seed=1)
