@@ -250,13 +250,17 @@ class _Checker:
     def narrow_plain(self, node: Any) -> Any:
         """A plain dict (or bool) that accepts at least everything `node` accepts."""
         merged: dict[str, Any] = {}
-        for part in self.parts("n", node):
+        parts = self.parts("n", node)
+        # A single part keeps its grouped keywords intact, so an unchanged if/then/else still
+        # compares equal to the wide side; merging parts drops them (see DROPPED_FROM_NARROW).
+        single = sum(isinstance(p, dict) for p in parts) == 1
+        for part in parts:
             if part is False:
                 return False
             if part is True:
                 continue
             for key, value in part.items():
-                if key in DROPPED_FROM_NARROW or key in NEUTRAL:
+                if key in NEUTRAL or (key in DROPPED_FROM_NARROW and not single):
                     continue
                 if key not in merged:
                     merged[key] = value
