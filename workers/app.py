@@ -25,7 +25,13 @@ def make_celery() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.job_visibility_timeout_s},
+        # visibility_timeout means something to Redis/SQS only; the SQL transport would pass
+        # it to create_engine and fail.
+        broker_transport_options=(
+            {"visibility_timeout": settings.job_visibility_timeout_s}
+            if settings.resolved_broker_url.startswith(("redis", "rediss", "sqs"))
+            else {}
+        ),
         worker_hijack_root_logger=False,
         task_serializer="json",
         accept_content=["json"],
