@@ -59,7 +59,7 @@ async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONRe
 
 
 async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    codes = {404: "not_found", 405: "method_not_allowed"}
+    codes = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}
     return JSONResponse(
         {
             "error": codes.get(exc.status_code, "http_error"),

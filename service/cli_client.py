@@ -203,14 +203,19 @@ def schemas_register(
 
 
 def capability_lines(capabilities: dict[str, Any]) -> list[str]:
-    """The keyword report, tolerant of its exact shape: lists of keywords or paths per kind."""
+    """The keyword report in a line per kind: which keywords decoding enforces, which are
+    only checked after generation, which are refused (annotations are left out)."""
+    labels = {
+        "enforced": "enforced while decoding",
+        "validated_after": "checked after generation",
+        "refused": "refused",
+    }
     lines = []
-    for kind, value in capabilities.items():
-        if isinstance(value, list) and value:
-            items = [v if isinstance(v, str) else short(v, 80) for v in value]
-            lines.append(f"{kind.replace('_', ' ')}: {', '.join(items)}")
-        elif isinstance(value, str | int | float | bool) and not isinstance(value, bool):
-            lines.append(f"{kind.replace('_', ' ')}: {value}")
+    for kind, label in labels.items():
+        entries = capabilities.get(kind) or []
+        keywords = sorted({e["keyword"] if isinstance(e, dict) else str(e) for e in entries})
+        if keywords:
+            lines.append(f"{label}: {', '.join(keywords)}")
     return lines
 
 

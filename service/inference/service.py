@@ -236,6 +236,9 @@ def respond(
 ) -> GenerateResult:
     """Generate and log; an unconformant answer (outside `unconstrained`) becomes a 422."""
     start = time.perf_counter()
+    # End the read transaction before model work: on SQLite it holds the write lock, and
+    # no transaction should stay open for seconds anywhere.
+    session.commit()
     try:
         result = generate(
             runtime,

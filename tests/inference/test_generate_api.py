@@ -192,9 +192,19 @@ def test_model_not_loaded_yet_is_503_with_retry_after(settings, engine):
         assert r.headers["Retry-After"]
 
 
-def test_flooding_team_gets_429_while_another_team_is_served(settings, engine, tiny_engine):
+def test_flooding_team_gets_429_while_another_team_is_served(
+    settings, engine, tiny_engine, monkeypatch
+):
     settings.request_queue_size = 4
     settings.team_queue_share = 0.5
+    gate = threading.Event()
+    real_generate = tiny_engine.generate
+
+    def gated(request, adapter=None):
+        gate.wait(30)  # hold the model so alice's requests pile up
+        return real_generate(request, adapter=adapter)
+
+    monkeypatch.setattr(tiny_engine, "generate", gated)
     app = create_app(settings, engine=engine, model=tiny_engine)
     with TestClient(app) as client:
         alice = TeamClient(client, make_team(engine, "alice"), "alice")
@@ -202,21 +212,37 @@ def test_flooding_team_gets_429_while_another_team_is_served(settings, engine, t
         for team in (alice, bob):
             team.post("/v1/schemas", json={"name": "order", "schema": ORDER})
         statuses: list[int] = []
+        retry_after: list[str] = []
 
         def flood() -> None:
-            r = alice.post("/v1/schemas/order/generate", json={"input": "tea", "max_tokens": 60})
+            r = alice.post("/v1/schemas/order/generate", json={"input": "tea", "max_tokens": 40})
             statuses.append(r.status_code)
+            if r.status_code == 429:
+                retry_after.append(r.headers["Retry-After"])
 
-        threads = [threading.Thread(target=flood) for _ in range(8)]
+        threads = [threading.Thread(target=flood) for _ in range(6)]
         for t in threads:
             t.start()
+        deadline = time.monotonic() + 10
+        while len(statuses) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Alice holds her share (2 places); the other 4 were refused at once.
+        assert statuses == [429] * 4
+        assert all(int(s) >= 1 for s in retry_after)
+        answer: list = []
+        bob_thread = threading.Thread(
+            target=lambda: answer.append(
+                bob.post("/v1/schemas/order/generate", json={"input": "tea", "max_tokens": 40})
+            )
+        )
+        bob_thread.start()
         time.sleep(0.3)
-        r = bob.post("/v1/schemas/order/generate", json={"input": "tea", "max_tokens": 60})
+        gate.set()
+        bob_thread.join(30)
         for t in threads:
-            t.join()
-        assert r.status_code == 200, r.text
-        assert 429 in statuses
-        assert 200 in statuses
+            t.join(30)
+        assert answer[0].status_code == 200, answer[0].text
+        assert sorted(statuses) == [200, 200, 429, 429, 429, 429]
 
 
 def test_request_timeout_is_504_and_logged(settings, engine, tiny_engine):

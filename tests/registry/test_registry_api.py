@@ -292,21 +292,16 @@ def test_hostile_schemas_get_a_clear_4xx(alice, schema, code, status):
 
 
 def test_deep_nesting_is_refused_without_a_crash(alice):
-    schema: dict = {"type": "object"}
-    for _ in range(3000):
-        schema = {"type": "object", "properties": {"a": schema}}
-    r = alice.client.post(
+    depth = 3000
+    # Written by hand: json.dumps itself cannot encode this deep.
+    schema = '{"type":"object","properties":{"a":' * depth + "{}" + "}}" * depth
+    r = alice.post(
         "/v1/schemas",
-        content=json.dumps({"name": "deep", "schema": schema}),
-        headers={"Authorization": f"Bearer {alice.key}", "Content-Type": "application/json"},
+        content='{"name":"deep","schema":' + schema + "}",
+        headers={"Content-Type": "application/json"},
     )
     assert 400 <= r.status_code < 500
-    assert r.json()["error"] in {
-        "schema_too_large",
-        "invalid_schema",
-        "invalid_json",
-        "invalid_request",
-    }
+    assert r.json()["error"] in {"schema_too_large", "invalid_json", "invalid_body"}
 
 
 def test_oversized_body_is_413(alice):
