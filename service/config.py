@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     job_visibility_timeout_s: int = Field(3600, description="Redis: redeliver unacked after.")
     job_lease_s: float = Field(60.0, description="A job attempt's lease; renewed by heartbeats.")
     job_redispatch_after_s: float = Field(300.0, description="Re-send a stalled job's stage after.")
-    job_sweep_interval_s: float = Field(10.0, description="How often workers look for stalled jobs.")
+    job_sweep_interval_s: float = Field(
+        10.0, description="How often workers look for stalled jobs."
+    )
     job_max_attempts: int = Field(3, description="Attempts before a job is marked failed.")
     page_size_max: int = Field(200, description="Largest page a list endpoint returns.")
 

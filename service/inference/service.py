@@ -5,9 +5,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.errors import Issue
 from sqlmodel import Session, select
 
+from schemas.errors import Issue
 from service.adapters.service import active_adapter
 from service.config import Settings
 from service.errors import FormwrightError, Unavailable, Unprocessable
