@@ -117,7 +117,9 @@ class BodyLimit:
 
 def make_runtime(settings: Settings, model: InferenceEngine | None = None) -> Runtime:
     engine = model or InferenceEngine(
-        model_spec=settings.base_model, cache_dir=settings.models_cache_dir
+        model_spec=settings.base_model,
+        cache_dir=settings.models_cache_dir,
+        max_loaded_adapters=settings.max_loaded_adapters,
     )
     scheduler = FairScheduler(
         capacity=settings.request_queue_size,

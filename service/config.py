@@ -15,8 +15,12 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(None, description="Celery broker; SQLite under data_dir.")
     artifacts_dir: Path | None = Field(None, description="Adapters; data_dir/artifacts.")
     base_model: str | None = Field(None, description="Local model dir; SmolLM2-135M by default.")
+    teacher_url: str | None = Field(None, description="OpenAI-compatible teacher endpoint.")
+    teacher_model: str | None = Field(None, description="The teacher endpoint's model name.")
+    teacher_api_key: str | None = Field(None, description="The teacher endpoint's API key.")
     load_model: bool = Field(True, description="Load the base model at start (tests turn off).")
 
+    max_loaded_adapters: int = Field(8, description="Adapters kept attached (LRU).")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest request body accepted.")
     max_input_tokens: int = Field(1024, description="Largest generate input, in tokens.")
     max_output_tokens: int = Field(1024, description="Cap on max_tokens.")

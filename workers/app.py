@@ -1,6 +1,10 @@
 """The Celery app. The database is the source of truth for jobs; the broker only rings the bell."""
 
+import threading
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
 
 from service.config import get_settings
 
@@ -40,6 +44,19 @@ def make_celery() -> Celery:
 
 
 celery_app = make_celery()
+_stop_sweeping = threading.Event()
+
+
+@worker_ready.connect
+def _start_sweeper(**_: Any) -> None:
+    from workers.sweeper import start_sweeper
+
+    start_sweeper(_stop_sweeping)
+
+
+@worker_shutdown.connect
+def _stop_sweeper(**_: Any) -> None:
+    _stop_sweeping.set()
 
 
 def run_worker(*, queues: list[str], concurrency: int = 1) -> None:

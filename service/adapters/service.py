@@ -1,7 +1,5 @@
 """Adapters: list, promote and roll back, each switch atomic within one transaction."""
 
-from typing import Any
-
 from sqlmodel import Session, col, select
 
 from service.errors import Conflict, NotFound
@@ -86,12 +84,3 @@ def rollback(session: Session, *, team: Team, id: int) -> tuple[Adapter, SchemaV
             session.add(previous)
             session.flush()
     return adapter, version, subject
-
-
-def beats(candidate: dict[str, Any] | None, incumbent: dict[str, Any] | None) -> bool:
-    """Promotion rule: strictly better held-out field accuracy than what serves now."""
-    if not candidate:
-        return False
-    if not incumbent:
-        return True
-    return candidate.get("field_accuracy", 0.0) > incumbent.get("field_accuracy", 0.0)

@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "constrained", "unconstrained"]
 MODES: tuple[str, ...] = ("auto", "constrained", "unconstrained")
+
+
+class AdapterRefused(RuntimeError):
+    """An adapter that must not be served: altered files, or trained for another base model."""
 
 
 class EngineNotReady(RuntimeError):
@@ -105,6 +110,7 @@ class Engine:
         backends: Sequence[str] = DEFAULT_BACKEND_ORDER,
         compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
         grammar_cache_size: int = DEFAULT_CACHE_SIZE,
+        max_loaded_adapters: int = 8,
     ) -> None:
         # model_path (an already resolved dir) wins over model_spec (FORMWRIGHT_BASE_MODEL).
         self.model_spec = model_spec
@@ -124,6 +130,12 @@ class Engine:
         self._load_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.max_loaded_adapters = max(1, max_loaded_adapters)
+        # PEFT wrapper around the base model, created with the first adapter; names by path,
+        # least recently used first.
+        self._peft: Any = None
+        self._adapters: OrderedDict[str, str] = OrderedDict()
+        self._adapter_seq = 0
         # Schemas registered while the model loads: compiled as soon as it is ready.
         self._pending_warm: dict[str, dict[str, Any]] = {}
 
@@ -232,9 +244,6 @@ class Engine:
         `unconstrained`: free generation. An invalid output is returned (valid=False, errors),
         never raised: the HTTP layer decides (422 unconformant_output).
         """
-        if adapter is not None:
-            # The adapter LRU (PEFT, adapter_names per row) is a separate issue.
-            raise NotImplementedError("adapters are not served yet; pass adapter=None")
         start = time.perf_counter()
         self._require_ready()
         from training.prompts import build_messages, render_prompt
@@ -252,6 +261,27 @@ class Engine:
         gen: Generation | None = None
         decoding = "unconstrained"
 
+        if adapter is not None and req.mode == "auto":
+            # The adapter's own answer first; constrained decoding only when it does not conform.
+            first = self._run(prompt, req, None, adapter)
+            usage.prompt_tokens += first.prompt_tokens
+            usage.completion_tokens += first.completion_tokens
+            output, errors = validate_text(
+                req.schema, first.text, finish_reason=first.finish_reason
+            )
+            attempts.append(Attempt("unconstrained", not errors, errors, first.finish_reason))
+            if not errors:
+                return GenerateResult(
+                    output=output,
+                    raw=first.text,
+                    valid=True,
+                    errors=[],
+                    decoding="unconstrained",
+                    attempts=attempts,
+                    usage=usage,
+                    latency_ms=(time.perf_counter() - start) * 1000,
+                    finish_reason=first.finish_reason,
+                )
         if req.mode in ("auto", "constrained"):
             try:
                 grammar = self.grammar(req.schema, schema_fingerprint=req.schema_fingerprint)
@@ -263,10 +293,10 @@ class Engine:
                 )
             else:
                 decoding = f"constrained:{grammar.backend}"
-                gen = self._run(prompt, req, grammar)
+                gen = self._run(prompt, req, grammar, adapter)
         if gen is None:
             decoding = "unconstrained"
-            gen = self._run(prompt, req, None)
+            gen = self._run(prompt, req, None, adapter)
 
         usage.prompt_tokens += gen.prompt_tokens
         usage.completion_tokens += gen.completion_tokens
@@ -285,18 +315,72 @@ class Engine:
         )
 
     def _run(
-        self, prompt: str, req: GenerateRequest, grammar: CompiledGrammar | None
+        self,
+        prompt: str,
+        req: GenerateRequest,
+        grammar: CompiledGrammar | None,
+        adapter: str | None = None,
     ) -> Generation:
         with self._model_lock:
-            return generate(
-                self.model,
-                self.tokenizer,
-                prompt,
-                grammar=grammar,
-                max_tokens=req.max_tokens,
-                temperature=req.temperature,
-                seed=req.seed,
-            )
+            model = self.model
+            if adapter is not None:
+                self._peft.set_adapter(self._attach(adapter))
+                model = self._peft
+            elif self._peft is not None:
+                with self._peft.disable_adapter():
+                    return self._generate(self._peft, prompt, req, grammar)
+            return self._generate(model, prompt, req, grammar)
+
+    def _generate(
+        self, model: Any, prompt: str, req: GenerateRequest, grammar: CompiledGrammar | None
+    ) -> Generation:
+        return generate(
+            model,
+            self.tokenizer,
+            prompt,
+            grammar=grammar,
+            max_tokens=req.max_tokens,
+            temperature=req.temperature,
+            seed=req.seed,
+        )
+
+    # ---------------------------------------------------------------- adapters
+
+    def check_adapter(self, path: str) -> None:
+        """Refuse an adapter whose files do not match its manifest or its base model."""
+        from training.finetune import MANIFEST, verify_adapter
+
+        problems = verify_adapter(Path(path))
+        if problems:
+            raise AdapterRefused(f"adapter {path} is damaged: {'; '.join(problems)}")
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+        if manifest.get("base_model_fingerprint") != self.model_fingerprint:
+            raise AdapterRefused(f"adapter {path} was trained for another base model")
+
+    def _attach(self, path: str) -> str:
+        """The PEFT name of the adapter at `path`, loading it (LRU) if needed. Under the lock."""
+        if path in self._adapters:
+            self._adapters.move_to_end(path)
+            return self._adapters[path]
+        self.check_adapter(path)
+        from peft import PeftModel
+
+        self._adapter_seq += 1
+        name = f"a{self._adapter_seq}"
+        if self._peft is None:
+            self._peft = PeftModel.from_pretrained(self.model, path, adapter_name=name)
+            self._peft.eval()
+        else:
+            self._peft.load_adapter(path, adapter_name=name)
+        self._adapters[path] = name
+        while len(self._adapters) > self.max_loaded_adapters:
+            _, evicted = self._adapters.popitem(last=False)
+            self._peft.delete_adapter(evicted)
+        return name
+
+    @property
+    def loaded_adapters(self) -> list[str]:
+        return list(self._adapters)
 
 
 def _issue(message: str, keyword: str | None = None) -> Issue:

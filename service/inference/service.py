@@ -1,6 +1,7 @@
 """Serving rules: which schema and adapter a request uses, limits, the fallback, the log."""
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,12 +13,19 @@ from service.adapters.service import active_adapter
 from service.config import Settings
 from service.errors import FormwrightError, Unavailable, Unprocessable
 from service.inference.decoding import GrammarCompileError
-from service.inference.engine import Engine, EngineNotReady, GenerateRequest, GenerateResult
+from service.inference.engine import (
+    AdapterRefused,
+    Engine,
+    EngineNotReady,
+    GenerateRequest,
+    GenerateResult,
+)
 from service.inference.scheduler import FairScheduler, QueueFull
 from service.models import Adapter, Example, RequestLog, SchemaVersion, Subject, Team
 from service.registry.service import prepare_schema, resolve_version
 
 FEW_SHOT = 3
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,7 +77,7 @@ def registered_target(
         fingerprint=found.fingerprint,
         description=found.description,
         instructions=subject.instructions,
-        examples=[] if adapter else few_shot(session, schema_version_id=found.id),
+        examples=few_shot(session, schema_version_id=found.id),
         version=found,
         subject=subject,
         adapter=adapter,
@@ -137,13 +145,20 @@ def generate(
         temperature=temperature,
         seed=seed,
     )
-    adapter_path = target.adapter.path if target.adapter else None
+
+    def run() -> GenerateResult:
+        if target.adapter is not None:
+            try:
+                return engine.generate(request, adapter=target.adapter.path)
+            except AdapterRefused:
+                # Never serve a damaged or foreign adapter: the base model answers instead.
+                log.exception("adapter %s refused", target.adapter.id)
+                target.adapter = None
+                request.examples = target.examples
+        return engine.generate(request)
+
     try:
-        return runtime.scheduler.run(
-            team.id,
-            lambda: engine.generate(request, adapter=adapter_path),
-            timeout_s=settings.request_timeout_s,
-        )
+        return runtime.scheduler.run(team.id, run, timeout_s=settings.request_timeout_s)
     except QueueFull as exc:
         raise FormwrightError(
             exc.detail,
