@@ -324,7 +324,8 @@ class Engine:
         with self._model_lock:
             model = self.model
             if adapter is not None:
-                self._peft.set_adapter(self._attach(adapter))
+                name = self._attach(adapter)  # creates self._peft on first use
+                self._peft.set_adapter(name)
                 model = self._peft
             elif self._peft is not None:
                 with self._peft.disable_adapter():
