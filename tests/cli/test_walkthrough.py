@@ -29,7 +29,6 @@ from tests.cli.readme import ROOT, Step, code_snippets, normalized_lines, walkth
 BIN = Path(sys.executable).parent
 STEPS = walkthrough_steps()
 SNIPPETS = code_snippets()
-TRAIN_TASKS = ROOT / "workers" / "tasks.py"
 README_URL = "http://127.0.0.1:8000"
 
 
@@ -98,8 +97,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iter
               log=workdir / "server.log")
     ]  # fmt: skip
     try:
-        if TRAIN_TASKS.exists():
-            processes.append(start(["worker"], env=env, cwd=workdir, log=workdir / "worker.log"))
+        processes.append(start(["worker"], env=env, cwd=workdir, log=workdir / "worker.log"))
         wait_ready(url, processes[0], workdir / "server.log")
         key = (workdir / "var" / "default-team.key").read_text().strip()
         models = httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"})
@@ -158,8 +156,6 @@ def test_walkthrough_step(step: Step, live: Live) -> None:
         pytest.fail(f"an earlier step failed: $ {live.failed}")
     command, timeout = step.command, 180.0
     if step.command.split()[1] == "train":
-        if not TRAIN_TASKS.exists():
-            pytest.skip("training is not built yet (workers/tasks.py does not exist)")
         command, timeout = f"{command} --max-steps 2", 900.0
     try:
         check_step(step, run_shell(command, live, timeout=timeout), live)

@@ -61,7 +61,10 @@ def test_a_job_trains_evaluates_promotes_and_serves_its_adapter(live_app, worker
     assert adapter["id"] == job["adapter_id"]
     promotion = job["data"]["promotion"]
     assert adapter["active"] is promotion["promoted"]
-    assert promotion["promoted"], (promotion, evaluation)  # learning a constant team beats a random base
+    assert promotion["promoted"], (
+        promotion,
+        evaluation,
+    )  # learning a constant team beats a random base
     answer = team.post("/v1/schemas/tickets/generate", json={"input": "my parcel to Oslo is late"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["adapter"] == adapter["id"]
