@@ -21,6 +21,7 @@ from service.inference.engine import (
     GenerateResult,
 )
 from service.inference.scheduler import FairScheduler, QueueFull
+from service.metrics.prom import observe_generation
 from service.models import Adapter, Example, RequestLog, SchemaVersion, Subject, Team
 from service.registry.service import prepare_schema, resolve_version
 
@@ -231,6 +232,15 @@ def log_request(
             entry.raw = result.raw if not result.valid else None
     if team.log_payloads:
         entry.input = input
+    observe_generation(
+        team=team.name,
+        schema=target.subject.name if target.subject else None,
+        version=target.version.version if target.version else None,
+        decoding=entry.decoding,
+        status=status_code,
+        latency_s=entry.latency_ms / 1000,
+        completion_tokens=entry.completion_tokens,
+    )
     session.add(entry)
     session.flush()
     return entry

@@ -254,3 +254,14 @@ def test_request_timeout_is_504_and_logged(settings, engine, tiny_engine):
         r = alice.post("/v1/schemas/order/generate", json={"input": "tea", "max_tokens": 200})
         assert r.status_code == 504
         assert r.json()["error"] == "timeout"
+
+
+def test_generations_are_counted_for_prometheus(served):
+    app, alice = served
+    alice.post("/v1/schemas/order/generate", json={"input": "tea", "max_tokens": 120})
+    alice.post("/v1/schemas/order/generate", json={"input": "tea", "max_tokens": 3})
+    text = alice.client.get("/metrics").text
+    ok = [line for line in text.splitlines() if line.startswith("formwright_generate_requests")]
+    assert any('schema="order"' in line and 'status="200"' in line for line in ok), ok
+    assert any('schema="order"' in line and 'status="422"' in line for line in ok), ok
+    assert "formwright_generate_latency_seconds_bucket" in text
