@@ -107,11 +107,6 @@ def test_load_failure_is_reported_not_raised(tmp_path):
         engine.count_tokens("x")
 
 
-def test_adapters_are_not_served_yet(tiny_engine):
-    with pytest.raises(NotImplementedError):
-        tiny_engine.generate(_req(), adapter="some-adapter")
-
-
 def test_bad_requests_are_refused_early():
     with pytest.raises(ValueError, match="mode"):
         GenerateRequest(schema={}, input="x", mode="fast")  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""Serving LoRA adapters: per-request switching, LRU eviction, refusing damaged or foreign ones."""
+
+from pathlib import Path
+
+import pytest
+
+from service.inference.engine import AdapterRefused, Engine, GenerateRequest
+from training.config import TrainingConfig
+from training.finetune import build_manifest, lora_config, save_adapter
+from training.modeling import load_model
+
+SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+
+
+def make_adapter(dest: Path, model_dir: Path, *, seed: int, fingerprint: str) -> str:
+    """A random (non-zero) LoRA adapter: its answers differ from the base model's."""
+    import torch
+    from peft import get_peft_model
+
+    torch.manual_seed(seed)
+    model, _ = load_model(model_dir)
+    config = lora_config(TrainingConfig())
+    config.init_lora_weights = False
+    peft_model = get_peft_model(model, config)
+    manifest = build_manifest(
+        base_model_fingerprint=fingerprint,
+        schema_id=1,
+        schema_version=1,
+        dataset_hash="sha256:0",
+        config=TrainingConfig(),
+    )
+    return str(save_adapter(peft_model, dest, manifest))
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir: Path) -> Engine:
+    engine = Engine(model_path=tiny_model_dir, max_loaded_adapters=2)
+    engine.load()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def adapters(engine: Engine, tiny_model_dir: Path, tmp_path_factory) -> list[str]:
+    root = tmp_path_factory.mktemp("adapters")
+    return [
+        make_adapter(root / f"a{i}", tiny_model_dir, seed=i, fingerprint=engine.model_fingerprint)
+        for i in range(3)
+    ]
+
+
+def answer(engine: Engine, adapter: str | None) -> str:
+    request = GenerateRequest(schema=SCHEMA, input="hello", mode="unconstrained", max_tokens=12)
+    return engine.generate(request, adapter=adapter).raw
+
+
+def test_each_request_gets_its_own_adapter_and_the_base_stays_the_base(engine, adapters):
+    base = answer(engine, None)
+    first, second = answer(engine, adapters[0]), answer(engine, adapters[1])
+    assert first != base
+    assert second != first
+    # Interleaved: switching back gives the same answers (greedy), no reload of the model.
+    assert answer(engine, None) == base
+    assert answer(engine, adapters[0]) == first
+    assert answer(engine, adapters[1]) == second
+
+
+def test_least_recently_used_adapter_is_evicted_and_reloads(engine, adapters):
+    first = answer(engine, adapters[0])
+    answer(engine, adapters[1])
+    answer(engine, adapters[2])
+    assert engine.loaded_adapters == [adapters[1], adapters[2]]
+    assert answer(engine, adapters[0]) == first
+    assert engine.loaded_adapters == [adapters[2], adapters[0]]
+
+
+def test_auto_mode_uses_the_adapter_first_then_constrained(engine, adapters):
+    request = GenerateRequest(schema=SCHEMA, input="hello", mode="auto", max_tokens=40)
+    result = engine.generate(request, adapter=adapters[0])
+    assert result.attempts[0].decoding == "unconstrained"
+    if not result.attempts[0].valid:
+        assert result.decoding.startswith("constrained:")
+        assert len(result.attempts) == 2
+
+
+def test_a_tampered_adapter_is_refused(engine, tiny_model_dir, tmp_path):
+    path = Path(
+        make_adapter(tmp_path / "t", tiny_model_dir, seed=7, fingerprint=engine.model_fingerprint)
+    )
+    weights = path / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-16])
+    with pytest.raises(AdapterRefused, match="sha256 mismatch"):
+        answer(engine, str(path))
+    assert str(path) not in engine.loaded_adapters
+
+
+def test_an_adapter_for_another_base_model_is_refused(engine, tiny_model_dir, tmp_path):
+    path = make_adapter(tmp_path / "f", tiny_model_dir, seed=8, fingerprint="sha256:other")
+    with pytest.raises(AdapterRefused, match="another base model"):
+        answer(engine, path)
