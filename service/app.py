@@ -120,10 +120,14 @@ def make_runtime(settings: Settings, model: InferenceEngine | None = None) -> Ru
         model_spec=settings.base_model,
         cache_dir=settings.models_cache_dir,
         max_loaded_adapters=settings.max_loaded_adapters,
+        max_batch_size=settings.max_batch_size,
+        batch_wait_ms=settings.batch_wait_ms,
     )
     scheduler = FairScheduler(
         capacity=settings.request_queue_size,
         per_team=max(1, int(settings.request_queue_size * settings.team_queue_share)),
+        # As many requests in the engine as fit one batch; the rest wait their team's turn.
+        concurrency=settings.max_batch_size,
     )
     return Runtime(engine=engine, scheduler=scheduler, settings=settings)
 

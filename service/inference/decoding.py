@@ -480,7 +480,6 @@ class GrammarLogitsProcessor:
         # "end" (grammar complete without having seen eos, e.g. llguidance stops right after
         # the closing brace: allow eos only).
         self._state = ["free" if m is None else "active" for m in self.matchers]
-        self.rejected: list[int | None] = [None] * len(self.matchers)
         self._bitmask: Any = None
         self._shifts: Any = None
 
@@ -505,9 +504,9 @@ class GrammarLogitsProcessor:
                 ):
                     self._state[row] = "free"  # the row has ended; generate pads it from now
                 elif not matcher.advance(token):
-                    # Cannot happen with a correct mask; end the row and let validation report
-                    # the broken output rather than crash the whole batch.
-                    self.rejected[row] = token
+                    # Cannot happen with a correct mask (or a row stopped at its budget and
+                    # padded); end the row and let validation report a broken output rather
+                    # than crash the whole batch.
                     self._state[row] = "end"
                 elif token == self.eos_token_id:
                     self._state[row] = "free"
@@ -560,33 +559,68 @@ class Generation:
     finish_reason: str  # "stop" (eos) | "length" (max_tokens ran out)
 
 
-def generate(
+@dataclass
+class Row:
+    """One completion to decode: a chat-formatted prompt, its grammar (None = free) and budget."""
+
+    prompt: str
+    grammar: CompiledGrammar | None
+    max_tokens: int
+
+
+class _RowBudgets:
+    """A stopping criterion that ends each row at its own max_tokens (the batch runs to the
+    largest); a stopped row is padded by generate and cut back to its budget afterwards."""
+
+    def __init__(self, prompt_width: int, budgets: Sequence[int]) -> None:
+        self.prompt_width = prompt_width
+        self.budgets = budgets
+
+    def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+        import torch
+
+        made = input_ids.shape[1] - self.prompt_width
+        return torch.tensor([made >= b for b in self.budgets], device=input_ids.device)
+
+
+def generate_batch(
     model: Any,
     tokenizer: Any,
-    prompt: str,
+    rows: Sequence[Row],
     *,
-    grammar: CompiledGrammar | None,
-    max_tokens: int,
     temperature: float = 0.0,
     seed: int | None = None,
-    adapter_name: str | None = None,
-) -> Generation:
-    """Generate one completion for `prompt` (already chat-formatted); greedy at temperature 0.
+    adapter_names: Sequence[str] | None = None,
+) -> list[Generation]:
+    """Decode `rows` as one left-padded batch; greedy at temperature 0.
+
+    Each row keeps its own grammar (one matcher a row) and budget; with a PEFT model,
+    `adapter_names` gives each row its adapter ("__base__" for none). A row that finishes
+    early is padded until the last one finishes (no continuous batching). Greedy rows give
+    the same tokens as decoded alone, up to floating-point ties.
 
     Not thread-safe: the caller serializes use of `model` (sampling seeds torch's global RNG).
     """
     import torch
-    from transformers import GenerationConfig, LogitsProcessorList
+    from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
-    enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    enc = tokenizer(
+        [row.prompt for row in rows],
+        return_tensors="pt",
+        padding=True,
+        padding_side="left",
+        add_special_tokens=False,
+    )
     device = next(model.parameters()).device
     input_ids = enc["input_ids"].to(device)
     attention_mask = enc["attention_mask"].to(device)
+    width = input_ids.shape[1]
+    budgets = [row.max_tokens for row in rows]
     eos = int(tokenizer.eos_token_id)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     do_sample = temperature > 0
     config = GenerationConfig(
-        max_new_tokens=max_tokens,
+        max_new_tokens=max(budgets),
         do_sample=do_sample,
         temperature=temperature if do_sample else None,
         top_k=0 if do_sample else None,  # plain temperature sampling: no hidden top-k cut
@@ -596,15 +630,17 @@ def generate(
         bos_token_id=tokenizer.bos_token_id,
     )
     processors = LogitsProcessorList()
-    processor = None
-    if grammar is not None:
-        processor = GrammarLogitsProcessor(
-            [grammar.matcher()], eos_token_id=eos, vocab_size=len(tokenizer)
+    if any(row.grammar is not None for row in rows):
+        matchers = [row.grammar.matcher() if row.grammar else None for row in rows]
+        processors.append(
+            GrammarLogitsProcessor(matchers, eos_token_id=eos, vocab_size=len(tokenizer))
         )
-        processors.append(processor)
+    stopping = StoppingCriteriaList()
+    if len(set(budgets)) > 1:
+        stopping.append(_RowBudgets(width, budgets))
     kwargs: dict[str, Any] = {}
-    if adapter_name is not None:
-        kwargs["adapter_names"] = [adapter_name]  # PEFT mixed-adapter batches, one name a row
+    if adapter_names is not None:
+        kwargs["adapter_names"] = list(adapter_names)  # PEFT mixed-adapter batch
     if do_sample and seed is not None:
         torch.manual_seed(seed)
     with torch.inference_mode():
@@ -613,17 +649,43 @@ def generate(
             attention_mask=attention_mask,
             generation_config=config,
             logits_processor=processors,
+            stopping_criteria=stopping,
             **kwargs,
         )
-    new = out[0, input_ids.shape[1] :].tolist()
-    finish = "length"
-    if eos in new:
-        new = new[: new.index(eos) + 1]
-        finish = "stop"
-    text = tokenizer.decode(new, skip_special_tokens=True)
-    return Generation(
-        text=text,
-        prompt_tokens=int(input_ids.shape[1]),
-        completion_tokens=len(new),
-        finish_reason=finish,
+    generations = []
+    for i, budget in enumerate(budgets):
+        new = out[i, width : width + budget].tolist()
+        finish = "length"
+        if eos in new:
+            new = new[: new.index(eos) + 1]
+            finish = "stop"
+        generations.append(
+            Generation(
+                text=tokenizer.decode(new, skip_special_tokens=True),
+                prompt_tokens=int(attention_mask[i].sum()),
+                completion_tokens=len(new),
+                finish_reason=finish,
+            )
+        )
+    return generations
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    *,
+    grammar: CompiledGrammar | None,
+    max_tokens: int,
+    temperature: float = 0.0,
+    seed: int | None = None,
+) -> Generation:
+    """One completion for `prompt` (already chat-formatted): a batch of one."""
+    (generation,) = generate_batch(
+        model,
+        tokenizer,
+        [Row(prompt, grammar, max_tokens)],
+        temperature=temperature,
+        seed=seed,
     )
+    return generation

@@ -1,10 +1,10 @@
 """The inference engine: one base model, prompts, decoding, full validation. No HTTP here.
 
 Threading: `generate` may be called from any thread (the HTTP layer's pool). Grammar compiles run
-outside the model lock, so a slow compile never holds up other requests; the model itself is
-used by one request at a time (`_model_lock`) — torch already spreads one forward pass over all
-cores, so running two at once would only interleave them. Queueing and admission are the
-caller's (the lead's bounded queue).
+in the calling thread, so a slow compile never holds up other requests; the model itself is
+used by one thread, the batcher's, which decodes the rows of concurrent requests — base model
+or any attached adapters, each row with its own grammar — as one batch (see batching.py).
+Queueing and admission are the caller's (the HTTP layer's fair scheduler).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from service.inference.batching import Batcher, Pending
 from service.inference.decoding import (
     DEFAULT_BACKEND_ORDER,
     DEFAULT_CACHE_SIZE,
@@ -27,8 +28,10 @@ from service.inference.decoding import (
     Generation,
     GrammarCompileError,
     GrammarCompiler,
-    generate,
+    Row,
+    generate_batch,
 )
+from service.metrics import prom
 
 if TYPE_CHECKING:
     from schemas.errors import Issue
@@ -111,6 +114,8 @@ class Engine:
         compile_timeout_s: float = DEFAULT_COMPILE_TIMEOUT_S,
         grammar_cache_size: int = DEFAULT_CACHE_SIZE,
         max_loaded_adapters: int = 8,
+        max_batch_size: int = 8,
+        batch_wait_ms: float = 5.0,
     ) -> None:
         # model_path (an already resolved dir) wins over model_spec (FORMWRIGHT_BASE_MODEL).
         self.model_spec = model_spec
@@ -126,7 +131,6 @@ class Engine:
         self.model_fingerprint: str | None = None
         self.error: str | None = None
         self._ready = threading.Event()
-        self._model_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -136,6 +140,15 @@ class Engine:
         self._peft: Any = None
         self._adapters: OrderedDict[str, str] = OrderedDict()
         self._adapter_seq = 0
+        self._callers = 0  # requests inside `generate`: who may still join a batch
+        self._callers_lock = threading.Lock()
+        self._batcher = Batcher(
+            self._decode,
+            max_batch_size=max_batch_size,
+            wait_ms=batch_wait_ms,
+            max_adapters=self.max_loaded_adapters,
+            callers=lambda: self._callers,
+        )
         # Schemas registered while the model loads: compiled as soon as it is ready.
         self._pending_warm: dict[str, dict[str, Any]] = {}
 
@@ -237,15 +250,24 @@ class Engine:
     def generate(self, req: GenerateRequest, adapter: str | None = None) -> GenerateResult:
         """Answer one request; every output is validated in full against `req.schema`.
 
-        `auto`: constrained decoding (later: the adapter unconstrained first, constrained when
-        that output does not validate); if no backend can compile the schema, `auto` falls back
+        `auto`: with an adapter, the adapter's unconstrained answer first and constrained
+        decoding only when that does not validate; without one, constrained; if no backend can compile the schema, `auto` falls back
         to unconstrained decoding and says so in `attempts`. `constrained`: constrained only,
         raising GrammarCompileError/GrammarTimeout when the schema cannot be compiled.
         `unconstrained`: free generation. An invalid output is returned (valid=False, errors),
         never raised: the HTTP layer decides (422 unconformant_output).
         """
-        start = time.perf_counter()
         self._require_ready()
+        with self._callers_lock:
+            self._callers += 1
+        try:
+            return self._generate(req, adapter)
+        finally:
+            with self._callers_lock:
+                self._callers -= 1
+
+    def _generate(self, req: GenerateRequest, adapter: str | None) -> GenerateResult:
+        start = time.perf_counter()
         from training.prompts import build_messages, render_prompt
 
         messages = build_messages(
@@ -321,29 +343,38 @@ class Engine:
         grammar: CompiledGrammar | None,
         adapter: str | None = None,
     ) -> Generation:
-        with self._model_lock:
-            model = self.model
-            if adapter is not None:
-                name = self._attach(adapter)  # creates self._peft on first use
-                self._peft.set_adapter(name)
-                model = self._peft
-            elif self._peft is not None:
-                with self._peft.disable_adapter():
-                    return self._generate(self._peft, prompt, req, grammar)
-            return self._generate(model, prompt, req, grammar)
+        """Decode one row, batched with whatever other requests' rows are waiting."""
+        row = Row(prompt, grammar, req.max_tokens)
+        return self._batcher.submit(Pending(row, adapter, req.temperature, req.seed))
 
-    def _generate(
-        self, model: Any, prompt: str, req: GenerateRequest, grammar: CompiledGrammar | None
-    ) -> Generation:
-        return generate(
+    def _decode(self, batch: list[Pending]) -> list[Generation | Exception | None]:
+        """The batcher's call: attach the rows' adapters, decode the batch. A refused adapter
+        fails its own rows only."""
+        results: list[Generation | Exception | None] = [None] * len(batch)
+        names, live = [], []
+        for i, item in enumerate(batch):
+            try:
+                names.append("__base__" if item.adapter is None else self._attach(item.adapter))
+                live.append(i)
+            except AdapterRefused as exc:
+                results[i] = exc
+        if not live:
+            return results
+        model, adapter_names = self.model, None
+        if self._peft is not None:
+            model, adapter_names = self._peft, names
+        first = batch[live[0]]  # sampled rows come alone; greedy ones share temperature 0
+        generations = generate_batch(
             model,
             self.tokenizer,
-            prompt,
-            grammar=grammar,
-            max_tokens=req.max_tokens,
-            temperature=req.temperature,
-            seed=req.seed,
+            [batch[i].row for i in live],
+            temperature=first.temperature,
+            seed=first.seed,
+            adapter_names=adapter_names,
         )
+        for i, generation in zip(live, generations, strict=True):
+            results[i] = generation
+        return results
 
     # ---------------------------------------------------------------- adapters
 
@@ -353,16 +384,21 @@ class Engine:
 
         problems = verify_adapter(Path(path))
         if problems:
+            prom.ADAPTER_REFUSALS.inc()
             raise AdapterRefused(f"adapter {path} is damaged: {'; '.join(problems)}")
         manifest = json.loads((Path(path) / MANIFEST).read_text())
         if manifest.get("base_model_fingerprint") != self.model_fingerprint:
+            prom.ADAPTER_REFUSALS.inc()
             raise AdapterRefused(f"adapter {path} was trained for another base model")
 
     def _attach(self, path: str) -> str:
-        """The PEFT name of the adapter at `path`, loading it (LRU) if needed. Under the lock."""
+        """The PEFT name of the adapter at `path`, loading it (LRU) if needed. Batcher thread."""
         if path in self._adapters:
+            prom.ADAPTER_HITS.inc()
             self._adapters.move_to_end(path)
             return self._adapters[path]
+        prom.ADAPTER_MISSES.inc()
+        start = time.perf_counter()
         self.check_adapter(path)
         from peft import PeftModel
 
@@ -377,6 +413,9 @@ class Engine:
         while len(self._adapters) > self.max_loaded_adapters:
             _, evicted = self._adapters.popitem(last=False)
             self._peft.delete_adapter(evicted)
+            prom.ADAPTER_EVICTIONS.inc()
+        prom.ADAPTER_LOAD.observe(time.perf_counter() - start)
+        prom.ADAPTERS_LOADED.set(len(self._adapters))
         return name
 
     @property

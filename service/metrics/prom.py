@@ -49,6 +49,31 @@ QUEUE_DEPTH = Gauge(
     "formwright_generate_queue_depth",
     "Generate requests waiting for the model (not yet running).",
 )
+ADAPTERS_LOADED = Gauge("formwright_adapters_loaded", "LoRA adapters attached to the model.")
+ADAPTER_HITS = Counter("formwright_adapter_cache_hits", "Rows whose adapter was attached.")
+ADAPTER_MISSES = Counter(
+    "formwright_adapter_cache_misses", "Rows whose adapter had to be loaded first."
+)
+ADAPTER_EVICTIONS = Counter(
+    "formwright_adapter_evictions", "Adapters detached to make room (least recently used)."
+)
+ADAPTER_REFUSALS = Counter(
+    "formwright_adapter_refusals", "Adapters refused: damaged, or for another base model."
+)
+ADAPTER_LOAD = Histogram(
+    "formwright_adapter_load_seconds",
+    "Loading one adapter: checksums, reading, attaching.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_SIZE = Histogram(
+    "formwright_batch_size", "Rows decoded together.", buckets=(1, 2, 4, 8, 16, 32, 64)
+)
+BATCH_WAIT = Histogram(
+    "formwright_batch_wait_seconds",
+    "Time a row waited for its batch to start.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BATCH_QUEUE_DEPTH = Gauge("formwright_batch_queue_depth", "Rows waiting for a batch.")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 

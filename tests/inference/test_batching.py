@@ -1,0 +1,239 @@
+"""Batched decoding: concurrent requests for different schemas and adapters share one batch and
+answer exactly as they would alone; promotion under traffic fails no request."""
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from sqlmodel import Session, select
+
+from service.app import create_app
+from service.inference.engine import AdapterRefused, Engine, GenerateRequest
+from service.models import Adapter, Team
+from tests.fixtures.app import TeamClient, make_team
+from tests.inference.test_adapters import make_adapter
+
+NAME = {
+    "type": "object",
+    "properties": {"a": {"type": "string", "maxLength": 6}},
+    "required": ["a"],
+}
+PICK = {
+    "type": "object",
+    "properties": {
+        "size": {"enum": ["small", "large"]},
+        "n": {"type": "integer", "minimum": 0, "maximum": 99},
+    },
+    "required": ["size", "n"],
+}
+
+
+def sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+class Batches:
+    """How many batches, of how many rows, the batched decoded since this was made."""
+
+    def __init__(self) -> None:
+        self.start = sample("formwright_batch_size_count"), sample("formwright_batch_size_sum")
+
+    def __call__(self) -> tuple[int, int]:
+        count, rows = sample("formwright_batch_size_count"), sample("formwright_batch_size_sum")
+        return int(count - self.start[0]), int(rows - self.start[1])
+
+
+@pytest.fixture(scope="module")
+def batched(tiny_model_dir: Path) -> Engine:
+    # A long wait: concurrent requests in a test always meet in one batch.
+    engine = Engine(model_path=tiny_model_dir, max_loaded_adapters=2, batch_wait_ms=3000)
+    engine.load()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def adapters(batched: Engine, tiny_model_dir: Path, tmp_path_factory) -> list[str]:
+    root = tmp_path_factory.mktemp("batch-adapters")
+    fingerprint = batched.model_fingerprint
+    return [
+        make_adapter(root / f"b{i}", tiny_model_dir, seed=10 + i, fingerprint=fingerprint)
+        for i in range(3)
+    ]
+
+
+def all_at_once(engine: Engine, calls: list[Callable[[], object]]) -> list[object]:
+    """Run the calls concurrently, their rows all waiting before any batch starts (the model
+    is kept busy meanwhile); each result, or the exception it raised."""
+
+    def run(call):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - compared by the test
+            return exc
+
+    busy, release = threading.Event(), threading.Event()
+    decode = engine._batcher.decode
+
+    def hold(batch):
+        busy.set()
+        release.wait(30)
+        return decode(batch)
+
+    engine._batcher.decode = hold
+    try:
+        blocker = GenerateRequest(schema=NAME, input="busy", mode="unconstrained", max_tokens=1)
+        with ThreadPoolExecutor(len(calls) + 1) as pool:
+            pool.submit(engine.generate, blocker)
+            assert busy.wait(30)
+            engine._batcher.decode = decode
+            futures = [pool.submit(run, call) for call in calls]
+            while engine._batcher.waiting < len(calls):
+                time.sleep(0.01)
+            release.set()
+            return [f.result() for f in futures]
+    finally:
+        engine._batcher.decode = decode
+
+
+def requests(adapters: list[str]) -> list[tuple[GenerateRequest, str | None]]:
+    """Two schemas, constrained and free rows, base and two adapters, different budgets."""
+    return [
+        (GenerateRequest(schema=NAME, input="alpha", mode="constrained", max_tokens=20), None),
+        (GenerateRequest(schema=PICK, input="beta", mode="constrained", max_tokens=30), None),
+        (GenerateRequest(schema=NAME, input="gamma", mode="unconstrained", max_tokens=7), None),
+        (
+            GenerateRequest(schema=PICK, input="delta", mode="constrained", max_tokens=30),
+            adapters[0],
+        ),
+        (
+            GenerateRequest(schema=NAME, input="alpha", mode="unconstrained", max_tokens=16),
+            adapters[1],
+        ),
+        (
+            GenerateRequest(schema=NAME, input="alpha", mode="constrained", max_tokens=20),
+            adapters[1],
+        ),
+    ]
+
+
+def test_a_mixed_batch_answers_as_each_request_alone(batched, adapters):
+    work = requests(adapters)
+    alone = [batched.generate(req, adapter=adapter) for req, adapter in work]
+    batches = Batches()
+    together = all_at_once(
+        batched, [lambda r=r, a=a: batched.generate(r, adapter=a) for r, a in work]
+    )
+    assert batches() == (2, 1 + len(work))  # the blocker's, then one with every row
+    assert [g.raw for g in together] == [g.raw for g in alone]
+    assert [g.finish_reason for g in together] == [g.finish_reason for g in alone]
+    assert [g.usage.completion_tokens for g in together] == [
+        g.usage.completion_tokens for g in alone
+    ]
+    assert together[2].usage.completion_tokens <= 7  # each row kept its own budget
+    assert all(g.valid for g, (r, _) in zip(together, work, strict=True) if r.mode == "constrained")
+
+
+def test_a_request_alone_does_not_wait_for_company(batched):
+    waited = sample("formwright_batch_wait_seconds_sum")
+    batched.generate(GenerateRequest(schema=NAME, input="solo", mode="constrained", max_tokens=8))
+    assert sample("formwright_batch_wait_seconds_sum") - waited < 0.5  # the wait is 3 s
+
+
+def test_sampled_requests_run_alone_and_stay_reproducible(batched):
+    request = GenerateRequest(
+        schema=NAME, input="x", mode="unconstrained", max_tokens=10, temperature=1.0, seed=3
+    )
+    alone = batched.generate(request).raw
+    batches = Batches()
+    together = all_at_once(batched, [lambda: batched.generate(request)] * 3)
+    assert batches() == (4, 4)  # the blocker's, then one each
+    assert [g.raw for g in together] == [alone] * 3
+
+
+def test_a_batch_never_holds_more_adapters_than_can_be_attached(batched, adapters):
+    work = [
+        (GenerateRequest(schema=NAME, input="q", mode="unconstrained", max_tokens=8), adapter)
+        for adapter in adapters  # three adapters, two slots
+    ]
+    alone = [batched.generate(req, adapter=adapter).raw for req, adapter in work]
+    batches = Batches()
+    together = all_at_once(
+        batched, [lambda r=r, a=a: batched.generate(r, adapter=a) for r, a in work]
+    )
+    assert batches() == (3, 4)  # the blocker's, then 2 adapters + 1
+    assert [g.raw for g in together] == alone
+
+
+def test_a_refused_adapter_fails_its_own_request_only(batched, adapters, tiny_model_dir, tmp_path):
+    bad = make_adapter(tmp_path / "bad", tiny_model_dir, seed=99, fingerprint="sha256:other")
+    request = GenerateRequest(schema=NAME, input="q", mode="unconstrained", max_tokens=8)
+    good = batched.generate(request, adapter=adapters[0]).raw
+    refused, served = all_at_once(
+        batched,
+        [
+            lambda: batched.generate(request, adapter=bad),
+            lambda: batched.generate(request, adapter=adapters[0]),
+        ],
+    )
+    assert isinstance(refused, AdapterRefused)
+    assert served.raw == good
+
+
+def test_promotion_during_traffic_fails_no_request(settings, engine, tiny_engine, tmp_path):
+    app = create_app(settings, engine=engine, model=tiny_engine)
+    with TestClient(app) as client:
+        alice = TeamClient(client, make_team(engine, "alice"), "alice")
+        version = alice.post("/v1/schemas", json={"name": "names", "schema": NAME}).json()
+        ids, expected = [], {}
+        with Session(engine) as session:
+            for seed in (1, 2):
+                path = make_adapter(
+                    tmp_path / f"p{seed}",
+                    tiny_engine.model_path,
+                    seed=seed,
+                    fingerprint=tiny_engine.model_fingerprint,
+                )
+                adapter = Adapter(
+                    team_id=session.exec(select(Team).where(Team.name == "alice")).one().id,
+                    schema_version_id=version["id"],
+                    path=path,
+                    base_fingerprint=tiny_engine.model_fingerprint,
+                    manifest={},
+                )
+                session.add(adapter)
+                session.commit()
+                ids.append(adapter.id)
+        body = {"input": "who?", "mode": "constrained", "max_tokens": 12}
+        for adapter_id in ids:
+            assert alice.post(f"/v1/adapters/{adapter_id}/promote").status_code == 200
+            expected[adapter_id] = alice.post("/v1/schemas/names/generate", json=body).json()
+
+        answers: list = []
+        stop = threading.Event()
+
+        def traffic() -> None:
+            while not stop.is_set():
+                answers.append(alice.post("/v1/schemas/names/generate", json=body))
+
+        clients = [threading.Thread(target=traffic) for _ in range(4)]
+        for thread in clients:
+            thread.start()
+        for adapter_id in [*ids, *ids, *ids]:
+            assert alice.post(f"/v1/adapters/{adapter_id}/promote").status_code == 200
+            seen = len(answers)
+            while len(answers) < seen + 2:
+                stop.wait(0.01)
+        stop.set()
+        for thread in clients:
+            thread.join()
+
+    assert [r.status_code for r in answers] == [200] * len(answers)
+    served = {r.json()["adapter"] for r in answers}
+    assert served == set(ids)
+    for r in answers:  # each answer is the one its reported adapter gives
+        assert r.json()["output"] == expected[r.json()["adapter"]]["output"]
