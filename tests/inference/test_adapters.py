@@ -12,14 +12,14 @@ from training.modeling import load_model
 SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
 
 
-def make_adapter(dest: Path, model_dir: Path, *, seed: int, fingerprint: str) -> str:
+def make_adapter(dest: Path, model_dir: Path, *, seed: int, fingerprint: str, rank: int = 8) -> str:
     """A random (non-zero) LoRA adapter: its answers differ from the base model's."""
     import torch
     from peft import get_peft_model
 
     torch.manual_seed(seed)
     model, _ = load_model(model_dir)
-    config = lora_config(TrainingConfig())
+    config = lora_config(TrainingConfig(lora_rank=rank))
     config.init_lora_weights = False
     peft_model = get_peft_model(model, config)
     manifest = build_manifest(
@@ -71,6 +71,18 @@ def test_least_recently_used_adapter_is_evicted_and_reloads(engine, adapters):
     assert engine.loaded_adapters == [adapters[1], adapters[2]]
     assert answer(engine, adapters[0]) == first
     assert engine.loaded_adapters == [adapters[2], adapters[0]]
+
+
+def test_an_adapter_of_another_rank_takes_a_fresh_slot(engine, adapters, tiny_model_dir, tmp_path):
+    fingerprint = engine.model_fingerprint
+    other = make_adapter(tmp_path / "r4", tiny_model_dir, seed=5, fingerprint=fingerprint, rank=4)
+    fresh = Engine(model_path=tiny_model_dir)
+    fresh.load()
+    expected = answer(fresh, other)
+    answer(engine, adapters[0])
+    answer(engine, adapters[1])  # the cache is full: `other` cannot reuse a rank-8 slot
+    assert answer(engine, other) == expected
+    assert engine.loaded_adapters == [adapters[1], other]
 
 
 def test_auto_mode_uses_the_adapter_first_then_constrained(engine, adapters):
