@@ -84,6 +84,18 @@ def default_team_key(key_file: Path) -> str:
     return key
 
 
+def _die_with_parent() -> None:
+    """In the embedded worker (Linux): SIGTERM, a warm shutdown, when `serve` dies — even by
+    SIGKILL, which skips the `finally` that stops it; otherwise every restart adds a worker."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker outlives a killed `serve`; the job lease keeps jobs safe
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -108,7 +120,9 @@ def serve(
     typer.echo(f"  team 'default' API key: {key}")
     child = None
     if worker:
-        child = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"])
+        child = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "worker"], preexec_fn=_die_with_parent
+        )
     try:
         uvicorn.run("service.app:create_app", factory=True, host=host, port=port)
     finally:

@@ -153,11 +153,11 @@ class Api:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> httpx.Client:
+    def start(self, *, worker: bool = False) -> httpx.Client:
         """Start the API, wait until it answers; a client with team `default`'s key."""
         log = (self.log_dir / f"api-{len(self.procs)}.log").open("w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--no-worker"]
+            [sys.executable, "-m", "service.cli", "serve", "--worker" if worker else "--no-worker"]
             + ["--port", str(self.port)],
             env=self.env,
             stdout=log,
@@ -253,3 +253,22 @@ def test_killing_the_api_mid_job_loses_nothing(api, workers, live_env):
         answer = client.post("/v1/schemas/tickets/generate", json={"input": "my parcel to Oslo"})
         assert answer.status_code == 200, answer.text
         assert answer.json()["adapter"] == job["adapter_id"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.timeout(120)
+def test_the_embedded_worker_does_not_outlive_a_killed_serve(api):
+    api.start(worker=True)
+    serve = api.procs[-1]
+    children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children").read_text().split()
+    assert len(children) == 1  # the embedded worker
+    worker = int(children[0])
+    os.kill(serve.pid, signal.SIGKILL)  # not the group: only `serve` dies
+    serve.wait(10)
+    wait_until(lambda: not alive(worker), timeout=60)
