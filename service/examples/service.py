@@ -4,10 +4,10 @@ import hashlib
 import json
 from typing import Any
 
-from schemas.canonical import canonical_json
-from schemas.validation import validate_instance
 from sqlmodel import Session
 
+from schemas.canonical import canonical_json
+from schemas.validation import validate_instance
 from service.errors import NotFound, Unprocessable
 from service.examples import repository
 from service.models import Example, Team

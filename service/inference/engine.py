@@ -253,10 +253,10 @@ class Engine:
         `auto`: with an adapter, the adapter's unconstrained answer first and constrained
         decoding only when that does not validate; without one, constrained; if no backend
         can compile the schema, `auto` falls back to unconstrained decoding and says so in
-        `attempts`. `constrained`: constrained only,
-        raising GrammarCompileError/GrammarTimeout when the schema cannot be compiled.
-        `unconstrained`: free generation. An invalid output is returned (valid=False, errors),
-        never raised: the HTTP layer decides (422 unconformant_output).
+        `attempts`. `constrained`: constrained only, raising GrammarCompileError/GrammarTimeout
+        when the schema cannot be compiled. `unconstrained`: free generation. An invalid output
+        is returned (valid=False, errors), never raised: the HTTP layer decides (422
+        unconformant_output).
         """
         self._require_ready()
         with self._callers_lock:

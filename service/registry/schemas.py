@@ -2,8 +2,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from schemas.compat import Compatibility
 
+from schemas.compat import Compatibility
 from service.models import SchemaVersion, Subject
 
 

@@ -4,13 +4,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
 from schemas.capabilities import capability_report
 from schemas.compat import Compatibility, check_compatibility
 from schemas.errors import SchemaRejected
 from schemas.validation import prepare
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
-
 from service.errors import Conflict, FormwrightError, NotFound, TooLarge, Unprocessable
 from service.examples.repository import delete_for_version
 from service.models import SchemaVersion, Subject, Team, utcnow
