@@ -1,15 +1,15 @@
 """Options of the synthesis and fine-tuning stages, checked when they are built.
 
 Defaults are sized for SmolLM2-135M-Instruct on 2 CPU cores, where a job on snips-weather
-(400 examples) must finish in about 15 minutes. One snips-weather example is ~330 tokens
-once the schema is in the system prompt (prompt ~278 + target ~56). LoRA r=8 on every
-linear projection trains at ~137 tokens/s (design measurement) to ~206 tokens/s
-(`finetune`, which runs the LM head on target tokens only; quiet machine, 2026-11): 48
-steps x 4 examples is ~64k tokens, 5 to 8 minutes. Evaluation generates at ~13 tokens/s,
+(400 examples) must finish in about 15 minutes. One snips-weather example is ~100 tokens
+(the adapter prompt has no schema: prompt ~45 + target ~56; with the schema it was ~330).
+LoRA r=8 on every linear projection trains at ~155 tokens/s (`finetune`, which runs the LM
+head on target tokens only; quiet machine, 2026-11): 144 steps x 4 examples is ~58k
+tokens, about 6 minutes. Evaluation generates at ~13 tokens/s,
 ~4.5 s per snips-weather example and configuration, so 24 held-out examples x 3
 configurations is another ~5 minutes. Batch 4 rather than 8 buys twice the optimizer
 steps for the same tokens, which matters more than gradient noise when there are only a
-few dozen steps; hence the high-for-LoRA learning rate (the loss is ~0.4 by step 5).
+hundred-odd steps; hence the high-for-LoRA learning rate (the loss is ~0.4 by step 5).
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ class TrainingConfig(_Options):
         metadata={"help": "Passes over the training set; max_steps caps it (the lower wins)."},
     )
     max_steps: int = field(
-        default=48,
-        metadata={"help": "Optimizer steps at most: 5-8 min on 2 CPU cores for snips-weather."},
+        default=144,
+        metadata={"help": "Optimizer steps at most: ~6 min on 2 CPU cores for snips-weather."},
     )
     lora_rank: int = field(default=8, metadata={"help": "LoRA rank r (2.4 M params at 8)."})
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scale numerator (2r)."})

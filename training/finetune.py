@@ -1,8 +1,9 @@
 """LoRA fine-tuning of a causal LM on (input, JSON output) pairs, resumable, cancellable.
 
-Each example is the serving prompt (`prompts.render_prompt` of `prompts.build_messages`
-with no few-shot turns) followed by the target (`prompts.render_target` + EOS); the loss
-is on the target tokens only. Serving an adapter must therefore prompt with no examples.
+Each example is the adapter's serving prompt (`prompts.render_prompt` of
+`prompts.build_messages` with no schema and no few-shot turns) followed by the target
+(`prompts.render_target` + EOS); the loss is on the target tokens only. Serving an adapter
+must therefore prompt the same way (the engine does).
 
 Heavy imports (torch, transformers, peft) happen inside the functions.
 """
@@ -70,7 +71,6 @@ def encode_pairs(
     tokenizer: Any,
     pairs: Sequence[Pair],
     *,
-    schema: dict[str, Any],
     description: str | None = None,
     instructions: str | None = None,
     max_seq_len: int,
@@ -85,7 +85,7 @@ def encode_pairs(
     encoded, dropped = [], 0
     for pair in pairs:
         messages = build_messages(
-            schema=schema,
+            schema=None,  # an adapter's prompt: it learns its schema, it is not shown it
             description=description,
             instructions=instructions,
             examples=[],
@@ -293,7 +293,6 @@ def finetune(
     base_model: Path,
     train: Sequence[Pair],
     *,
-    schema: dict[str, Any],
     config: TrainingConfig | None = None,
     checkpoint_dir: Path,
     description: str | None = None,
@@ -330,7 +329,6 @@ def finetune(
     encoded, dropped = encode_pairs(
         tokenizer,
         train,
-        schema=schema,
         description=description,
         instructions=instructions,
         max_seq_len=config.max_seq_len,

@@ -1,6 +1,10 @@
 """One prompt format for training and serving: what an adapter learns is what it is asked.
 
-Pure: no model imports. The tokenizer is only used through `apply_chat_template`.
+The base model is shown the JSON Schema (and few-shot examples); an adapter is not: it was
+trained for one schema version, so the schema would only add ~300 tokens to every training
+example and every request (a quarter of the training steps in the same time, and most of
+the prefill when serving). Pure: no model imports; the tokenizer is used through
+`apply_chat_template` only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ SYSTEM_PREAMBLE = (
     "You turn the user's text into JSON. Answer with exactly one JSON value that validates "
     "against the JSON Schema below, with no other text."
 )
+ADAPTER_PREAMBLE = "You turn the user's text into JSON. Answer with one JSON value, no other text."
 
 
 def compact_json(value: Any) -> str:
@@ -20,9 +25,13 @@ def compact_json(value: Any) -> str:
 
 
 def build_system_message(
-    *, schema: dict[str, Any], description: str | None, instructions: str | None
+    *, schema: dict[str, Any] | None, description: str | None, instructions: str | None
 ) -> str:
-    parts = [SYSTEM_PREAMBLE, f"JSON Schema: {compact_json(schema)}"]
+    """The system message; `schema=None` is an adapter's prompt (see the module doc)."""
+    if schema is None:
+        parts = [ADAPTER_PREAMBLE]
+    else:
+        parts = [SYSTEM_PREAMBLE, f"JSON Schema: {compact_json(schema)}"]
     if description and description.strip():
         parts.append(f"Task: {description.strip()}")
     if instructions and instructions.strip():
@@ -32,7 +41,7 @@ def build_system_message(
 
 def build_messages(
     *,
-    schema: dict[str, Any],
+    schema: dict[str, Any] | None,
     description: str | None,
     instructions: str | None,
     examples: list[tuple[str, Any]],

@@ -303,7 +303,6 @@ def finetune(job_id: int) -> None:
         result = train_lora(
             base,
             train,
-            schema=ctx.schema,
             config=config,
             checkpoint_dir=ctx.dir / "checkpoints",
             description=ctx.description,

@@ -271,8 +271,9 @@ class Engine:
         start = time.perf_counter()
         from training.prompts import build_messages, render_prompt
 
+        # An adapter gets the prompt it was trained on: no schema, no few-shot examples.
         messages = build_messages(
-            schema=req.schema,
+            schema=req.schema if adapter is None else None,
             description=req.description,
             instructions=req.instructions,
             examples=req.examples if adapter is None else [],

@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 
-from tests.training.samples import SCHEMA
 from training.config import TrainingConfig
 from training.data import Pair, dataset_hash
 from training.finetune import (
@@ -43,7 +42,7 @@ def tokenizer(tiny_model_dir: Path) -> Any:
 
 
 def test_loss_is_on_the_target_tokens_only(tokenizer: Any) -> None:
-    encoded, dropped = encode_pairs(tokenizer, PAIRS[:1], schema=SCHEMA, max_seq_len=512)
+    encoded, dropped = encode_pairs(tokenizer, PAIRS[:1], max_seq_len=512)
     assert dropped == 0
     (example,) = encoded
     target = [t for t in example.labels if t != IGNORE]
@@ -53,7 +52,7 @@ def test_loss_is_on_the_target_tokens_only(tokenizer: Any) -> None:
     assert tokenizer.decode(target) == '{"city":"Paris","unit":"celsius"}<|im_end|>'
     assert tokenizer.decode(example.input_ids[:first]).endswith("<|im_start|>assistant\n")
     assert "weather in Paris in celsius" in tokenizer.decode(example.input_ids[:first])
-    _, dropped = encode_pairs(tokenizer, PAIRS, schema=SCHEMA, max_seq_len=len(example) - 1)
+    _, dropped = encode_pairs(tokenizer, PAIRS, max_seq_len=len(example) - 1)
     assert dropped >= 1
 
 
@@ -65,7 +64,7 @@ def test_target_loss_equals_the_full_forward_loss(tiny_model_dir: Path, tokenize
     from training.modeling import load_model
 
     model, _ = load_model(tiny_model_dir, device="cpu")
-    encoded, _ = encode_pairs(tokenizer, PAIRS, schema=SCHEMA, max_seq_len=512)
+    encoded, _ = encode_pairs(tokenizer, PAIRS, max_seq_len=512)
     ids, labels, mask = _collate(encoded, tokenizer.pad_token_id)
     with torch.no_grad():
         fast = target_loss(model, ids, labels, mask)
@@ -105,7 +104,6 @@ def test_loss_goes_down_on_a_repeated_tiny_dataset(tiny_model_dir: Path, tmp_pat
     result = finetune(
         tiny_model_dir,
         PAIRS,
-        schema=SCHEMA,
         config=config,
         checkpoint_dir=tmp_path,
         on_progress=lambda *args: progress.append(args),
@@ -125,15 +123,12 @@ def test_loss_goes_down_on_a_repeated_tiny_dataset(tiny_model_dir: Path, tmp_pat
 def test_stop_checkpoint_resume_matches_an_uninterrupted_run(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    straight = finetune(
-        tiny_model_dir, PAIRS, schema=SCHEMA, config=FAST, checkpoint_dir=tmp_path / "a"
-    )
+    straight = finetune(tiny_model_dir, PAIRS, config=FAST, checkpoint_dir=tmp_path / "a")
 
     steps_seen: list[int] = []
     stopped = finetune(
         tiny_model_dir,
         PAIRS,
-        schema=SCHEMA,
         config=FAST,
         checkpoint_dir=tmp_path / "b",
         on_progress=lambda step, *_: steps_seen.append(step),
@@ -149,9 +144,7 @@ def test_stop_checkpoint_resume_matches_an_uninterrupted_run(
     assert state["step"] == 3
     assert len(state["plan"]) == 6
 
-    resumed = finetune(
-        tiny_model_dir, PAIRS, schema=SCHEMA, config=FAST, checkpoint_dir=tmp_path / "b"
-    )
+    resumed = finetune(tiny_model_dir, PAIRS, config=FAST, checkpoint_dir=tmp_path / "b")
     assert (resumed.status, resumed.step, resumed.resumed_from) == ("completed", 6, 3)
     assert resumed.losses == straight.losses
     a, b = trainable(straight.model), trainable(resumed.model)
@@ -165,7 +158,6 @@ def test_resume_refuses_another_run(tiny_model_dir: Path, tmp_path: Path) -> Non
     finetune(
         tiny_model_dir,
         PAIRS,
-        schema=SCHEMA,
         config=FAST,
         checkpoint_dir=tmp_path,
         should_stop=lambda: True,
@@ -173,11 +165,10 @@ def test_resume_refuses_another_run(tiny_model_dir: Path, tmp_path: Path) -> Non
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-000000"]
     other = TrainingConfig(**{**FAST.to_dict(), "learning_rate": 1e-3})
     with pytest.raises(ValueError, match="another config or dataset"):
-        finetune(tiny_model_dir, PAIRS, schema=SCHEMA, config=other, checkpoint_dir=tmp_path)
+        finetune(tiny_model_dir, PAIRS, config=other, checkpoint_dir=tmp_path)
     fresh = finetune(
         tiny_model_dir,
         PAIRS,
-        schema=SCHEMA,
         config=other,
         checkpoint_dir=tmp_path,
         resume=False,
@@ -192,9 +183,7 @@ def test_saved_adapter_loads_with_plain_peft_and_is_verified(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    result = finetune(
-        tiny_model_dir, PAIRS, schema=SCHEMA, config=FAST, checkpoint_dir=tmp_path / "ckpt"
-    )
+    result = finetune(tiny_model_dir, PAIRS, config=FAST, checkpoint_dir=tmp_path / "ckpt")
     manifest = build_manifest(
         base_model_fingerprint="sha256:base",
         schema_id=7,
