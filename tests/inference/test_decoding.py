@@ -219,4 +219,3 @@ def test_one_batch_can_mix_schemas_backends_and_free_rows(model_and_tok):
 
     assert validate_instance(NESTED, json.loads(texts[0])) == []
     assert json.loads(texts[1]) in (True, False)
-    assert proc.rejected == [None, None, None]
