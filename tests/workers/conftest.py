@@ -21,15 +21,18 @@ from tests.fixtures.app import TeamClient, make_team
 
 
 @dataclass
-class Workers:
+class Processes:
+    """`formwright` subprocesses of one kind, each in its own process group, logged to files."""
+
     env: dict[str, str]
     log_dir: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
+    kind = "worker"
 
-    def start(self, **extra_env: str) -> subprocess.Popen:
-        log = (self.log_dir / f"worker-{len(self.procs)}.log").open("w")
+    def spawn(self, args: list[str], **extra_env: str) -> subprocess.Popen:
+        log = (self.log_dir / f"{self.kind}-{len(self.procs)}.log").open("w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "worker"],
+            [sys.executable, "-m", "service.cli", *args],
             env={**self.env, **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -39,12 +42,13 @@ class Workers:
         return proc
 
     def kill(self, proc: subprocess.Popen) -> None:
-        """SIGKILL the worker and its pool children: a crash, not a shutdown."""
+        """SIGKILL the process and its children: a crash, not a shutdown."""
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
     def logs(self) -> str:
-        return "\n".join(p.read_text()[-4000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+        logs = sorted(self.log_dir.glob(f"{self.kind}-*.log"))
+        return "\n".join(p.read_text()[-4000:] for p in logs)
 
     def stop_all(self) -> None:
         for proc in self.procs:
@@ -54,6 +58,11 @@ class Workers:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Workers(Processes):
+    def start(self, **extra_env: str) -> subprocess.Popen:
+        return self.spawn(["worker"], **extra_env)
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ cancel is final across restarts; killing the API loses nothing."""
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ from sqlmodel import Session
 from service.config import Settings
 from service.db import make_engine
 from service.models import FINAL_STATES, Job
-from tests.workers.conftest import wait_for_job
+from tests.workers.conftest import Processes, wait_for_job
 from tests.workers.test_pipeline import SCHEMA, examples
 
 ENDED = set(FINAL_STATES)
@@ -67,11 +65,9 @@ def test_killed_worker_resumes_from_its_checkpoint(live_app, live_settings, work
     killed_at = team.get(f"/v1/jobs/{job_id}").json()
     assert killed_at["state"] == "training"
     workers.start()
-    job = wait_for_job(team, job_id, states={"succeeded", "failed", "cancelled"}, timeout=500)
+    job = wait_for_job(team, job_id, states=ENDED, timeout=500)
     assert job["state"] == "succeeded", (job["error"], workers.logs())
-    attempts = [e for e in job["events"] if e["kind"] == "attempt"]
-    finetune = [e for e in attempts if e["data"]["stage"] == "finetune"]
-    assert [e["data"]["attempt"] for e in finetune] == [1, 2]
+    assert [e["data"]["attempt"] for e in attempts(job, "finetune")] == [1, 2]
     assert any(e["kind"] == "lease_expired" for e in job["events"])
     resumed = job["data"]["training"]["resumed_from"]
     assert resumed is not None
@@ -91,7 +87,7 @@ def test_cancel_during_training_stays_cancelled_after_restart(live_app, live_set
     wait_until(lambda: checkpoints(live_settings, job_id))
     r = team.post(f"/v1/jobs/{job_id}/cancel")
     assert r.status_code == 200
-    job = wait_for_job(team, job_id, states={"cancelled", "failed", "succeeded"}, timeout=60)
+    job = wait_for_job(team, job_id, states=ENDED, timeout=60)
     assert job["state"] == "cancelled", job
     assert checkpoints(live_settings, job_id)  # the last checkpoint is kept
     workers.kill(worker)
@@ -141,13 +137,11 @@ def free_port() -> int:
 
 
 @dataclass
-class Api:
-    """`formwright serve --no-worker` as a subprocess: the API alone, on a fixed port."""
+class Api(Processes):
+    """`formwright serve` as a subprocess (without its embedded worker unless asked)."""
 
-    env: dict[str, str]
-    log_dir: Path
     port: int = field(default_factory=free_port)
-    procs: list[subprocess.Popen] = field(default_factory=list)
+    kind = "api"
 
     @property
     def url(self) -> str:
@@ -155,16 +149,8 @@ class Api:
 
     def start(self, *, worker: bool = False) -> httpx.Client:
         """Start the API, wait until it answers; a client with team `default`'s key."""
-        log = (self.log_dir / f"api-{len(self.procs)}.log").open("w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--worker" if worker else "--no-worker"]
-            + ["--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append(proc)
+        flag = "--worker" if worker else "--no-worker"
+        self.spawn(["serve", flag, "--port", str(self.port)])
         wait_until(self.up, timeout=90)
         key = (Path(self.env["FORMWRIGHT_DATA_DIR"]) / "default-team.key").read_text().strip()
         return httpx.Client(
@@ -178,28 +164,12 @@ class Api:
         except httpx.TransportError:
             return False
 
-    def kill(self) -> None:
-        os.killpg(self.procs[-1].pid, signal.SIGKILL)
-        self.procs[-1].wait(10)
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text()[-4000:] for p in sorted(self.log_dir.glob("api-*.log")))
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-
 
 @pytest.fixture
 def api(live_env: dict[str, str], tmp_path: Path) -> Iterator[Api]:
     server = Api(env=live_env, log_dir=tmp_path)
     yield server
-    server.stop()
+    server.stop_all()
 
 
 @pytest.mark.timeout(240)
@@ -219,7 +189,7 @@ def test_killing_the_api_mid_job_loses_nothing(api, workers, live_env):
         return job["state"] == "training" and job["step"] > 0
 
     wait_until(training, timeout=90)
-    api.kill()
+    api.kill(api.procs[-1])
     client.close()
     with pytest.raises(httpx.TransportError):
         httpx.get(api.url + "/healthz", timeout=2)
