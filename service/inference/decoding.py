@@ -590,13 +590,12 @@ def generate_batch(
     *,
     temperature: float = 0.0,
     seed: int | None = None,
-    adapter_names: Sequence[str] | None = None,
 ) -> list[Generation]:
     """Decode `rows` as one left-padded batch; greedy at temperature 0.
 
-    Each row keeps its own grammar (one matcher a row) and budget; with a PEFT model,
-    `adapter_names` gives each row its adapter ("__base__" for none). A row that finishes
-    early is padded until the last one finishes (no continuous batching). Greedy rows give
+    Each row keeps its own grammar (one matcher a row) and budget; its adapter is the caller's
+    (lora.LoraBank.rows). A row that finishes early is padded until the last one finishes
+    (no continuous batching), so the batch keeps its rows in place. Greedy rows give
     the same tokens as decoded alone, up to floating-point ties.
 
     Not thread-safe: the caller serializes use of `model` (sampling seeds torch's global RNG).
@@ -638,9 +637,6 @@ def generate_batch(
     stopping = StoppingCriteriaList()
     if len(set(budgets)) > 1:
         stopping.append(_RowBudgets(width, budgets))
-    kwargs: dict[str, Any] = {}
-    if adapter_names is not None:
-        kwargs["adapter_names"] = list(adapter_names)  # PEFT mixed-adapter batch
     if do_sample and seed is not None:
         torch.manual_seed(seed)
     with torch.inference_mode():
@@ -650,7 +646,6 @@ def generate_batch(
             generation_config=config,
             logits_processor=processors,
             stopping_criteria=stopping,
-            **kwargs,
         )
     generations = []
     for i, budget in enumerate(budgets):

@@ -3,8 +3,8 @@
 Threading: `generate` may be called from any thread (the HTTP layer's pool). Grammar compiles run
 in the calling thread, so a slow compile never holds up other requests; the model itself is
 used by one thread, the batcher's, which decodes the rows of concurrent requests — base model
-or any attached adapters, each row with its own grammar — as one batch (see batching.py).
-Queueing and admission are the caller's (the HTTP layer's fair scheduler).
+or any attached adapters (lora.py), each row with its own grammar — as one batch (see
+batching.py). Queueing and admission are the caller's (the HTTP layer's fair scheduler).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from service.inference.decoding import (
     Row,
     generate_batch,
 )
+from service.inference.lora import LoraBank, UnsupportedAdapter, read_adapter
 from service.metrics import prom
 
 if TYPE_CHECKING:
@@ -135,11 +135,7 @@ class Engine:
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.max_loaded_adapters = max(1, max_loaded_adapters)
-        # PEFT wrapper around the base model, created with the first adapter; names by path,
-        # least recently used first.
-        self._peft: Any = None
-        self._adapters: OrderedDict[str, str] = OrderedDict()
-        self._adapter_seq = 0
+        self._lora: LoraBank | None = None  # attached adapters, by path (created with the model)
         self._callers = 0  # requests inside `generate`: who may still join a batch
         self._callers_lock = threading.Lock()
         self._batcher = Batcher(
@@ -192,6 +188,7 @@ class Engine:
             model, tokenizer = load_model(self.model_path, device=self.device)
             self.model_fingerprint = model_fingerprint(self.model_path)
             self.model, self.tokenizer = model, tokenizer
+            self._lora = LoraBank(model)
             self.grammars = GrammarCompiler(
                 tokenizer,
                 backends=self.backends,
@@ -353,27 +350,26 @@ class Engine:
         """The batcher's call: attach the rows' adapters, decode the batch. A refused adapter
         fails its own rows only."""
         results: list[Generation | Exception | None] = [None] * len(batch)
-        names, live = [], []
+        live = []
         for i, item in enumerate(batch):
             try:
-                names.append("__base__" if item.adapter is None else self._attach(item.adapter))
+                if item.adapter is not None:
+                    self._attach(item.adapter)
                 live.append(i)
             except AdapterRefused as exc:
                 results[i] = exc
         if not live:
             return results
-        model, adapter_names = self.model, None
-        if self._peft is not None:
-            model, adapter_names = self._peft, names
+        assert self._lora is not None
         first = batch[live[0]]  # sampled rows come alone; greedy ones share temperature 0
-        generations = generate_batch(
-            model,
-            self.tokenizer,
-            [batch[i].row for i in live],
-            temperature=first.temperature,
-            seed=first.seed,
-            adapter_names=adapter_names,
-        )
+        with self._lora.rows([batch[i].adapter for i in live]):
+            generations = generate_batch(
+                self.model,
+                self.tokenizer,
+                [batch[i].row for i in live],
+                temperature=first.temperature,
+                seed=first.seed,
+            )
         for i, generation in zip(live, generations, strict=True):
             results[i] = generation
         return results
@@ -393,81 +389,32 @@ class Engine:
             prom.ADAPTER_REFUSALS.inc()
             raise AdapterRefused(f"adapter {path} was trained for another base model")
 
-    def _attach(self, path: str) -> str:
-        """The PEFT name of the adapter at `path`, loading it (LRU) if needed. Batcher thread.
-
-        When the cache is full, the least recently used adapter's slot is reused: the new
-        weights are copied into its LoRA layers (peft's hot swap, ~30 ms) when both have the
-        same LoRA config; otherwise it is deleted and the new one attached (~0.5-1 s: peft
-        walks every module of the model to inject layers).
-        """
-        if path in self._adapters:
+    def _attach(self, path: str) -> None:
+        """Make the adapter at `path` ready for a batch, loading it (LRU) if needed. Batcher
+        thread. Loading reads its tensors (nothing is injected into the model)."""
+        adapters = self._lora.adapters
+        if path in adapters:
             prom.ADAPTER_HITS.inc()
-            self._adapters.move_to_end(path)
-            return self._adapters[path]
+            adapters.move_to_end(path)
+            return
         prom.ADAPTER_MISSES.inc()
         start = time.perf_counter()
         self.check_adapter(path)
-        name = None
-        if len(self._adapters) >= self.max_loaded_adapters:
-            _, name = self._adapters.popitem(last=False)
-            prom.ADAPTER_EVICTIONS.inc()
-            if not self._swap_into(name, path):
-                self._peft.delete_adapter(name)
-                name = None
-        if name is None:
-            name = self._load_new(path)
-        self._adapters[path] = name
-        prom.ADAPTER_LOAD.observe(time.perf_counter() - start)
-        prom.ADAPTERS_LOADED.set(len(self._adapters))
-        return name
-
-    def _load_new(self, path: str) -> str:
-        from peft import PeftModel
-
-        self._adapter_seq += 1
-        name = f"a{self._adapter_seq}"
-        if self._peft is None:
-            self._peft = PeftModel.from_pretrained(self.model, path, adapter_name=name)
-            self._peft.eval()
-        else:
-            self._peft.load_adapter(path, adapter_name=name)
-        return name
-
-    def _swap_into(self, name: str, path: str) -> bool:
-        """Copy the adapter at `path` into slot `name` if their LoRA configs match."""
-        from peft import LoraConfig
-        from peft.utils.hotswap import (
-            check_hotswap_configs_compatible,
-            hotswap_adapter_from_state_dict,
-        )
-        from peft.utils.save_and_load import (
-            _insert_adapter_name_into_state_dict,
-            load_peft_weights,
-        )
-
-        config = LoraConfig.from_pretrained(path)
-        old = self._peft.peft_config[name]
         try:
-            check_hotswap_configs_compatible(old, config)
-            if old.r != config.r or set(old.target_modules) != set(config.target_modules):
-                return False
-            device = next(self.model.parameters()).device
-            state = _insert_adapter_name_into_state_dict(
-                load_peft_weights(path, device=str(device)),
-                adapter_name=name,
-                parameter_prefix="lora_",
-            )
-            hotswap_adapter_from_state_dict(self._peft, state, adapter_name=name, config=config)
-        except (ValueError, RuntimeError) as exc:
-            log.warning("adapter %s cannot reuse slot %s (%s); attaching it anew", path, name, exc)
-            return False
-        self._peft.peft_config[name] = config
-        return True
+            loras = read_adapter(Path(path), self.model)
+        except UnsupportedAdapter as exc:
+            prom.ADAPTER_REFUSALS.inc()
+            raise AdapterRefused(f"adapter {path} cannot be served: {exc}") from exc
+        if len(adapters) >= self.max_loaded_adapters:
+            adapters.popitem(last=False)
+            prom.ADAPTER_EVICTIONS.inc()
+        self._lora.add(path, loras)
+        prom.ADAPTER_LOAD.observe(time.perf_counter() - start)
+        prom.ADAPTERS_LOADED.set(len(adapters))
 
     @property
     def loaded_adapters(self) -> list[str]:
-        return list(self._adapters)
+        return list(self._lora.adapters) if self._lora else []
 
 
 def _issue(message: str, keyword: str | None = None) -> Issue:

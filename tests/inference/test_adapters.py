@@ -12,8 +12,11 @@ from training.modeling import load_model
 SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
 
 
-def make_adapter(dest: Path, model_dir: Path, *, seed: int, fingerprint: str, rank: int = 8) -> str:
-    """A random (non-zero) LoRA adapter: its answers differ from the base model's."""
+def make_adapter(
+    dest: Path, model_dir: Path, *, seed: int, fingerprint: str, rank: int = 8, **lora: object
+) -> str:
+    """A random (non-zero) LoRA adapter: its answers differ from the base model's. `lora`
+    sets more LoraConfig fields."""
     import torch
     from peft import get_peft_model
 
@@ -21,6 +24,8 @@ def make_adapter(dest: Path, model_dir: Path, *, seed: int, fingerprint: str, ra
     model, _ = load_model(model_dir)
     config = lora_config(TrainingConfig(lora_rank=rank))
     config.init_lora_weights = False
+    for key, value in lora.items():
+        setattr(config, key, value)
     peft_model = get_peft_model(model, config)
     manifest = build_manifest(
         base_model_fingerprint=fingerprint,
@@ -73,18 +78,6 @@ def test_least_recently_used_adapter_is_evicted_and_reloads(engine, adapters):
     assert engine.loaded_adapters == [adapters[2], adapters[0]]
 
 
-def test_an_adapter_of_another_rank_takes_a_fresh_slot(engine, adapters, tiny_model_dir, tmp_path):
-    fingerprint = engine.model_fingerprint
-    other = make_adapter(tmp_path / "r4", tiny_model_dir, seed=5, fingerprint=fingerprint, rank=4)
-    fresh = Engine(model_path=tiny_model_dir)
-    fresh.load()
-    expected = answer(fresh, other)
-    answer(engine, adapters[0])
-    answer(engine, adapters[1])  # the cache is full: `other` cannot reuse a rank-8 slot
-    assert answer(engine, other) == expected
-    assert engine.loaded_adapters == [adapters[1], other]
-
-
 def test_auto_mode_uses_the_adapter_first_then_constrained(engine, adapters):
     request = GenerateRequest(schema=SCHEMA, input="hello", mode="auto", max_tokens=40)
     result = engine.generate(request, adapter=adapters[0])
@@ -109,3 +102,13 @@ def test_an_adapter_for_another_base_model_is_refused(engine, tiny_model_dir, tm
     path = make_adapter(tmp_path / "f", tiny_model_dir, seed=8, fingerprint="sha256:other")
     with pytest.raises(AdapterRefused, match="another base model"):
         answer(engine, path)
+
+
+def test_an_adapter_the_engine_cannot_serve_is_refused(engine, tiny_model_dir, tmp_path):
+    fingerprint = engine.model_fingerprint
+    path = make_adapter(
+        tmp_path / "d", tiny_model_dir, seed=9, fingerprint=fingerprint, use_dora=True
+    )
+    with pytest.raises(AdapterRefused, match="cannot be served: only plain LoRA"):
+        answer(engine, path)
+    assert path not in engine.loaded_adapters

@@ -1,0 +1,49 @@
+"""The gathered LoRA forward gives each row exactly what peft gives it."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from service.inference.lora import LoraBank, read_adapter
+from tests.inference.test_adapters import make_adapter
+from training.modeling import load_model
+
+TEXTS = ["hello there", "hi", "a somewhat longer input, padded less"]
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_model_dir: Path, tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("lora")
+    kinds = {"r8": {}, "r4-rslora": {"rank": 4, "use_rslora": True}}
+    return {
+        name: make_adapter(root / name, tiny_model_dir, seed=i, fingerprint="-", **options)
+        for i, (name, options) in enumerate(kinds.items())
+    }
+
+
+def logits(model, tokenizer, **kwargs) -> torch.Tensor:
+    enc = tokenizer(TEXTS, return_tensors="pt", padding=True, padding_side="left")
+    with torch.inference_mode():
+        return model(**enc, **kwargs).logits
+
+
+def test_a_mixed_batch_gets_each_rows_peft_logits(tiny_model_dir, adapters):
+    from peft import PeftModel
+
+    model, tokenizer = load_model(tiny_model_dir)
+    bank = LoraBank(model)
+    for name, path in adapters.items():
+        bank.add(name, read_adapter(Path(path), model))
+    keys = ["r4-rslora", None, "r8"]
+    with bank.rows(keys):
+        ours = logits(model, tokenizer)
+    base = logits(model, tokenizer)  # outside a batch the hooks add nothing
+
+    reference, _ = load_model(tiny_model_dir)
+    assert torch.equal(base, logits(reference, tokenizer))
+    peft = PeftModel.from_pretrained(reference, adapters["r8"], adapter_name="r8")
+    peft.load_adapter(adapters["r4-rslora"], adapter_name="r4-rslora")
+    expected = logits(peft, tokenizer, adapter_names=[key or "__base__" for key in keys])
+    assert not torch.allclose(ours[0], base[0], atol=1e-3)  # the adapters do change the answer
+    assert torch.allclose(ours, expected, atol=1e-5)
