@@ -121,6 +121,7 @@ def run(dataset: str, eval_limit: int, baseline_steps: int) -> list[str]:
         engine.load()
         shots = [(p.input, p.output) for p in train_real[:3]]
         scores = {}
+        eval_start = time.perf_counter()
         for name, mode, adapter_path, examples in (
             ("(a) base few-shot constrained", "constrained", None, shots),
             ("(b) adapter unconstrained", "unconstrained", str(adapter), []),
@@ -133,7 +134,10 @@ def run(dataset: str, eval_limit: int, baseline_steps: int) -> list[str]:
                 )
                 return engine.generate(request, adapter=adapter_path).raw
 
-            scores[name] = evaluate(test, predict=predict, schema=schema)
+            scores[name] = evaluate(
+                test, predict=predict, schema=schema, concurrency=engine.max_batch_size
+            )
+        eval_seconds = time.perf_counter() - eval_start
         wall = time.perf_counter() - wall
     tokens_per_s = result.tokens / train_seconds
     hf_steps = min(result.step, baseline_steps)
@@ -148,7 +152,12 @@ def run(dataset: str, eval_limit: int, baseline_steps: int) -> list[str]:
             f"{name:32} {score.conformance:11.1%} {score.exact_match:7.1%} "
             f"{score.field_accuracy:9.1%}"
         )
+    lines.append(f"{'field accuracy per path':32} {'(a)':>7} {'(b)':>7} {'(c)':>7}")
+    for path in scores["(c) adapter constrained"].per_path:
+        cells = " ".join(f"{score.per_path.get(path, 0.0):7.1%}" for score in scores.values())
+        lines.append(f"  {path:30} {cells}")
     lines += [
+        f"{'evaluation (3 configurations)':32} {eval_seconds:10.0f} s",
         f"{'pipeline wall time':32} {wall / 60:10.1f} min",
         f"{'training':32} {train_seconds:10.0f} s  {tokens_per_s:7.1f} tok/s",
         f"{'HF Trainer + peft (same pairs)':32} {hf_seconds:10.0f} s  {hf_rate:7.1f} tok/s"

@@ -1,6 +1,8 @@
 """Score one way of predicting (base few-shot, adapter, constrained or not) on the eval set.
 
-The caller builds `predict`; this module never loads a model.
+The caller builds `predict`; this module never loads a model. Predictions run `concurrency`
+at a time, so an engine that batches concurrent requests decodes them together (~3x the
+throughput of one at a time on 2 cores).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,7 +45,9 @@ def _as_json(value: Any) -> Any:
     return value
 
 
-def evaluate(eval_set: Sequence[Pair], *, predict: Predict, schema: Any) -> EvalResult:
+def evaluate(
+    eval_set: Sequence[Pair], *, predict: Predict, schema: Any, concurrency: int = 1
+) -> EvalResult:
     """Run `predict` on every eval input and score it against the gold outputs.
 
     `predict(input)` returns the parsed JSON value, JSON text, or None when it produced
@@ -50,14 +55,17 @@ def evaluate(eval_set: Sequence[Pair], *, predict: Predict, schema: Any) -> Eval
     None (an error, counted in `errors`): missing on every leaf, not conformant.
     """
     started = time.perf_counter()
-    preds: list[Any] = []
-    errors = 0
-    for pair in eval_set:
+
+    def attempt(pair: Pair) -> tuple[Any, bool]:
         try:
-            pred = _as_json(predict(pair.input))
+            return _as_json(predict(pair.input)), False
         except Exception:  # a failed prediction is a data point, not a crash
-            pred, errors = None, errors + 1
-        preds.append(pred)
+            return None, True
+
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        outcomes = list(pool.map(attempt, eval_set))
+    preds = [pred for pred, _ in outcomes]
+    errors = sum(failed for _, failed in outcomes)
     golds = [p.output for p in eval_set]
     accuracy = field_accuracy(golds, preds)
     return EvalResult(

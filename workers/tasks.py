@@ -384,7 +384,13 @@ def evaluate(job_id: int) -> None:
             predict = predictor(
                 ctx, mode=mode, adapter=adapter_path, examples=shots, max_tokens=budget
             )
-            evaluation[name] = score(held_out, predict=predict, schema=ctx.schema).to_dict()
+            result = score(
+                held_out,
+                predict=predict,
+                schema=ctx.schema,
+                concurrency=worker_engine().max_batch_size,
+            )
+            evaluation[name] = result.to_dict()
             run.event(
                 "evaluated", f"{name}: field accuracy {evaluation[name]['field_accuracy']:.3f}"
             )

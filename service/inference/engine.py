@@ -154,6 +154,11 @@ class Engine:
     def ready(self) -> bool:
         return self._ready.is_set()
 
+    @property
+    def max_batch_size(self) -> int:
+        """Rows decoded together: how many concurrent requests keep the model busiest."""
+        return self._batcher.max_batch_size
+
     def start(self) -> None:
         """Load the model in a background thread; returns at once (/healthz stays instant)."""
         if self._thread is not None or self.ready:

@@ -1,4 +1,5 @@
 import json
+import threading
 
 from tests.training.samples import EXAMPLES, SCHEMA
 from training.evaluate import evaluate
@@ -33,3 +34,15 @@ def test_failed_predictions_count_as_missing() -> None:
 
     result = evaluate(EXAMPLES, predict=predict, schema=SCHEMA)
     assert (result.errors, result.conformance, result.field_accuracy) == (2, 0.0, 0.0)
+
+
+def test_concurrent_predictions_keep_the_eval_order() -> None:
+    started = threading.Barrier(len(EXAMPLES), timeout=5)  # all in flight at once
+
+    def predict(text: str) -> object:
+        started.wait()
+        return next(p.output for p in EXAMPLES if p.input == text)
+
+    result = evaluate(EXAMPLES, predict=predict, schema=SCHEMA, concurrency=len(EXAMPLES))
+    assert result.predictions == [p.output for p in EXAMPLES]
+    assert result.exact_match == 1.0
