@@ -44,7 +44,8 @@ def test_a_redelivered_training_message_backs_off_while_the_first_attempt_trains
 ):
     team, _ = live_app
     workers.start()
-    job_id = start_training(team, max_steps=150)
+    # Long enough (~20 s with the tiny model) to still train when the second worker is up.
+    job_id = start_training(team, max_steps=600)
 
     def training() -> bool:
         job = team.get(f"/v1/jobs/{job_id}").json()
@@ -80,7 +81,7 @@ def test_a_redelivered_training_message_backs_off_while_the_first_attempt_trains
     ]
     assert not [e for e in job["events"] if e["kind"] == "lease_expired"]
     assert job["data"]["training"]["resumed_from"] is None  # trained once, start to end
-    assert job["step"] == job["total_steps"] == 150
+    assert job["step"] == job["total_steps"] == 600
     assert not any("lease lost" in p.read_text() for p in workers.log_dir.glob("worker-*.log"))
     adapters = team.get("/v1/schemas/tickets/adapters").json()["data"]
     assert [a["id"] for a in adapters] == [job["adapter_id"]]
