@@ -9,8 +9,9 @@ snips-weather's ~600 real and synthetic pairs, take ~9 minutes. Two passes matte
 (144 steps) gave 81% held-out field accuracy on snips-weather, two gave 96% (mostly slots
 the adapter had left null). Evaluation runs 8 requests at a time through the batching
 engine, ~2 s per snips-weather example and configuration, so 24 held-out examples x 3
-configurations is ~1.5 minutes. Batch 4 rather than 8 buys twice the optimizer steps for
-the same tokens; hence the high-for-LoRA learning rate (the loss is ~0.4 by step 5).
+configurations is ~2.5 minutes: a whole job took 11.6 minutes. Batch 4 rather than 8 buys
+twice the optimizer steps for the same tokens; hence the high-for-LoRA learning rate (the
+loss is ~0.4 by step 5).
 (bf16 autocast on this CPU's AMX made a step only ~15% faster: not worth its numerics.)
 """
 
@@ -194,7 +195,7 @@ class TrainingConfig(_Options):
         default=24,
         metadata={
             "help": "Hold out at most this many: evaluation takes ~2 s per example and "
-            "configuration on 2 CPU cores (3 configurations: ~1.5 min)."
+            "configuration on 2 CPU cores (3 configurations: ~2.5 min)."
         },
     )
 
