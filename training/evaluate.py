@@ -1,7 +1,7 @@
 """Score one way of predicting (base few-shot, adapter, constrained or not) on the eval set.
 
 The caller builds `predict`; this module never loads a model. Predictions run `concurrency`
-at a time, so an engine that batches concurrent requests decodes them together (~3x the
+at a time, so an engine that batches concurrent requests decodes them together (~2.3x the
 throughput of one at a time on 2 cores).
 """
 
