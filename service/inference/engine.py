@@ -30,7 +30,7 @@ from service.inference.decoding import (
     Row,
     generate_batch,
 )
-from service.inference.lora import LoraBank, UnsupportedAdapter, read_adapter
+from service.inference.lora import Lora, LoraBank, UnsupportedAdapter, read_adapter
 from service.metrics import prom
 
 if TYPE_CHECKING:
@@ -381,22 +381,26 @@ class Engine:
 
     # ---------------------------------------------------------------- adapters
 
-    def check_adapter(self, path: str) -> None:
-        """Refuse an adapter whose files do not match its manifest or its base model."""
+    def _read_adapter(self, path: str) -> dict[str, Lora]:
+        """The adapter's LoRA tensors, once its files match its manifest and its base model;
+        AdapterRefused otherwise."""
         from training.finetune import MANIFEST, verify_adapter
 
         problems = verify_adapter(Path(path))
         if problems:
-            prom.ADAPTER_REFUSALS.inc()
             raise AdapterRefused(f"adapter {path} is damaged: {'; '.join(problems)}")
         manifest = json.loads((Path(path) / MANIFEST).read_text())
         if manifest.get("base_model_fingerprint") != self.model_fingerprint:
-            prom.ADAPTER_REFUSALS.inc()
             raise AdapterRefused(f"adapter {path} was trained for another base model")
+        try:
+            return read_adapter(Path(path), self.model)
+        except UnsupportedAdapter as exc:
+            raise AdapterRefused(f"adapter {path} cannot be served: {exc}") from exc
 
     def _attach(self, path: str) -> None:
         """Make the adapter at `path` ready for a batch, loading it (LRU) if needed. Batcher
         thread. Loading reads its tensors (nothing is injected into the model)."""
+        assert self._lora is not None
         adapters = self._lora.adapters
         if path in adapters:
             prom.ADAPTER_HITS.inc()
@@ -404,12 +408,11 @@ class Engine:
             return
         prom.ADAPTER_MISSES.inc()
         start = time.perf_counter()
-        self.check_adapter(path)
         try:
-            loras = read_adapter(Path(path), self.model)
-        except UnsupportedAdapter as exc:
+            loras = self._read_adapter(path)
+        except AdapterRefused:
             prom.ADAPTER_REFUSALS.inc()
-            raise AdapterRefused(f"adapter {path} cannot be served: {exc}") from exc
+            raise
         if len(adapters) >= self.max_loaded_adapters:
             adapters.popitem(last=False)
             prom.ADAPTER_EVICTIONS.inc()

@@ -96,14 +96,13 @@ class LoraBank:
 
     def add(self, key: str, loras: dict[str, Lora]) -> None:
         """Attach `loras` (from `read_adapter` on this model) under `key`, most recent."""
-        modules = dict(self.model.named_modules())
-        for name in loras.keys() - self._hooked:
-            modules[name].register_forward_hook(self._hook(name))
-            self._hooked.add(name)
+        unhooked = loras.keys() - self._hooked
+        if unhooked:  # the first adapter on these modules
+            modules = dict(self.model.named_modules())
+            for name in unhooked:
+                modules[name].register_forward_hook(self._hook(name))
+            self._hooked |= unhooked
         self.adapters[key] = loras
-
-    def remove(self, key: str) -> None:
-        self.adapters.pop(key, None)
 
     @contextmanager
     def rows(self, keys: Sequence[str | None]) -> Iterator[None]:
@@ -120,8 +119,8 @@ class LoraBank:
             zero_a = some.a.new_zeros(some.a.shape[0], rank)
             zero_b = some.b.new_zeros(rank, some.b.shape[1])
             # A smaller rank is padded with zeros: the same product.
-            a = [F.pad(x.a, (0, rank - x.a.shape[1])) if x else zero_a for x in layer]
-            b = [F.pad(x.b, (0, 0, 0, rank - x.b.shape[0])) if x else zero_b for x in layer]
+            a = [zero_a if x is None else F.pad(x.a, (0, rank - x.a.shape[1])) for x in layer]
+            b = [zero_b if x is None else F.pad(x.b, (0, 0, 0, rank - x.b.shape[0])) for x in layer]
             batch[name] = (torch.stack(a), torch.stack(b))
         self._batch = batch
         try:

@@ -58,7 +58,8 @@ ADAPTER_EVICTIONS = Counter(
     "formwright_adapter_evictions", "Adapters detached to make room (least recently used)."
 )
 ADAPTER_REFUSALS = Counter(
-    "formwright_adapter_refusals", "Adapters refused: damaged, or for another base model."
+    "formwright_adapter_refusals",
+    "Adapters refused: damaged, for another base model, or a LoRA variant not served.",
 )
 ADAPTER_LOAD = Histogram(
     "formwright_adapter_load_seconds",

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from service.inference.engine import AdapterRefused, Engine, GenerateRequest
 from training.config import TrainingConfig
@@ -87,21 +88,29 @@ def test_auto_mode_uses_the_adapter_first_then_constrained(engine, adapters):
         assert len(result.attempts) == 2
 
 
+def refusals() -> float:
+    return REGISTRY.get_sample_value("formwright_adapter_refusals_total") or 0.0
+
+
 def test_a_tampered_adapter_is_refused(engine, tiny_model_dir, tmp_path):
     path = Path(
         make_adapter(tmp_path / "t", tiny_model_dir, seed=7, fingerprint=engine.model_fingerprint)
     )
     weights = path / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-16])
+    before = refusals()
     with pytest.raises(AdapterRefused, match="sha256 mismatch"):
         answer(engine, str(path))
     assert str(path) not in engine.loaded_adapters
+    assert refusals() == before + 1
 
 
 def test_an_adapter_for_another_base_model_is_refused(engine, tiny_model_dir, tmp_path):
     path = make_adapter(tmp_path / "f", tiny_model_dir, seed=8, fingerprint="sha256:other")
+    before = refusals()
     with pytest.raises(AdapterRefused, match="another base model"):
         answer(engine, path)
+    assert refusals() == before + 1
 
 
 def test_an_adapter_the_engine_cannot_serve_is_refused(engine, tiny_model_dir, tmp_path):
@@ -109,6 +118,8 @@ def test_an_adapter_the_engine_cannot_serve_is_refused(engine, tiny_model_dir, t
     path = make_adapter(
         tmp_path / "d", tiny_model_dir, seed=9, fingerprint=fingerprint, use_dora=True
     )
+    before = refusals()
     with pytest.raises(AdapterRefused, match="cannot be served: only plain LoRA"):
         answer(engine, path)
     assert path not in engine.loaded_adapters
+    assert refusals() == before + 1

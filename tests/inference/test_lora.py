@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from service.inference.lora import LoraBank, read_adapter
+from service.inference.lora import LoraBank, UnsupportedAdapter, read_adapter
 from tests.inference.test_adapters import make_adapter
 from training.modeling import load_model
 
@@ -47,3 +47,18 @@ def test_a_mixed_batch_gets_each_rows_peft_logits(tiny_model_dir, adapters):
     expected = logits(peft, tokenizer, adapter_names=[key or "__base__" for key in keys])
     assert not torch.allclose(ours[0], base[0], atol=1e-3)  # the adapters do change the answer
     assert torch.allclose(ours, expected, atol=1e-5)
+
+
+def test_lora_weights_that_do_not_fit_the_model_are_refused(tiny_model_dir, adapters, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    path = Path(shutil.copytree(adapters["r8"], tmp_path / "cut"))
+    weights = load_file(path / "adapter_model.safetensors")
+    key = next(k for k in weights if k.endswith("lora_B.weight"))
+    weights[key] = weights[key][:-1]  # one output row short
+    save_file(weights, path / "adapter_model.safetensors")
+    model, _ = load_model(tiny_model_dir)
+    with pytest.raises(UnsupportedAdapter, match="LoRA shapes do not fit the base model"):
+        read_adapter(path, model)
