@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATASETS = ROOT.parent / "shared" / "datasets"
+DATASETS = ROOT / "bench" / "data"
 INPUTS = {
     "snips-weather": "will it be cold in berlin germany tomorrow evening",
     "snips-commands": "add the song yellow by coldplay to my summer hits playlist",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATASETS = ROOT.parent / "shared" / "datasets"
+DATASETS = ROOT / "bench" / "data"
 
 
 def make_adapters(engine, folder: Path, count: int) -> list[str]:

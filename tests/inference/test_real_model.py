@@ -9,7 +9,7 @@ from service.inference.engine import GenerateRequest
 
 pytestmark = pytest.mark.real_model
 
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[2] / "bench" / "data"
 
 
 def _dataset(name):

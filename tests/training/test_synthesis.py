@@ -9,7 +9,7 @@ from training.data import Pair, normalize_input
 from training.pairs import schema_issues
 from training.synthesis import occurrences, synthesize
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = Path(__file__).resolve().parents[2] / "bench" / "data"
 
 
 def test_exact_pairs_for_a_seed() -> None:
@@ -205,7 +205,6 @@ def test_disabled_or_zero_target_makes_nothing() -> None:
     assert report.uncovered == []
 
 
-@pytest.mark.skipif(not DATASETS.is_dir(), reason="shared datasets not on this machine")
 @pytest.mark.parametrize("name", ["snips-weather", "snips-commands"])
 def test_snips_pairs_are_valid_grounded_and_new(name: str) -> None:
     schema = json.loads((DATASETS / name / "schema.json").read_text())
