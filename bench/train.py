@@ -31,7 +31,7 @@ def read(path: Path):
     return [Pair(r["input"], r["output"]) for r in rows]
 
 
-def trainer_baseline(base: Path, train, *, config, steps: int) -> tuple[float, float]:
+def trainer_baseline(base: Path, train, *, schema, config, steps: int) -> tuple[float, float]:
     """(seconds, tokens/s) of HF Trainer + peft on the same encoded pairs and steps."""
     import torch
     from peft import get_peft_model
@@ -42,7 +42,7 @@ def trainer_baseline(base: Path, train, *, config, steps: int) -> tuple[float, f
 
     model, tokenizer = load_model(base)
     model.train()
-    encoded, _ = encode_pairs(tokenizer, train, max_seq_len=config.max_seq_len)
+    encoded, _ = encode_pairs(tokenizer, train, schema=schema, max_seq_len=config.max_seq_len)
     model = get_peft_model(model, lora_config(config))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     tokens = 0
@@ -103,7 +103,9 @@ def run(dataset: str, eval_limit: int, baseline_steps: int) -> list[str]:
     report = validate_pairs(synthetic, schema=schema, real_examples=train_real + test)
     train = train_real + list(report.accepted)
     with tempfile.TemporaryDirectory() as work:
-        result = finetune(base, train, config=config, checkpoint_dir=Path(work) / "ckpt")
+        result = finetune(
+            base, train, config=config, schema=schema, checkpoint_dir=Path(work) / "ckpt"
+        )
         adapter = Path(work) / "adapter"
         save_adapter(
             result.model,
@@ -141,7 +143,9 @@ def run(dataset: str, eval_limit: int, baseline_steps: int) -> list[str]:
         wall = time.perf_counter() - wall
     tokens_per_s = result.tokens / train_seconds
     hf_steps = min(result.step, baseline_steps)
-    hf_seconds, hf_rate = trainer_baseline(base, train, config=config, steps=hf_steps)
+    hf_seconds, hf_rate = trainer_baseline(
+        base, train, schema=schema, config=config, steps=hf_steps
+    )
     lines = [
         f"\n{dataset}: {len(train_real)} real + {len(report.accepted)} synthetic pairs, "
         f"{result.step} steps, evaluated on {len(test)} test examples",

@@ -71,6 +71,7 @@ def encode_pairs(
     tokenizer: Any,
     pairs: Sequence[Pair],
     *,
+    schema: dict[str, Any] | None = None,
     description: str | None = None,
     instructions: str | None = None,
     max_seq_len: int,
@@ -78,9 +79,10 @@ def encode_pairs(
     """Token ids and labels per pair, and how many pairs were longer than `max_seq_len`.
 
     Prompt and target are tokenized apart, as serving does (the prompt is encoded, then the
-    model writes the target), so the adapter learns the token boundary it will meet.
+    model writes the target), so the adapter learns the token boundary it will meet. Targets
+    are written in `schema`'s property order, the order constrained decoding will follow.
     """
-    from training.prompts import build_messages, render_prompt, render_target
+    from training.prompts import build_messages, in_schema_order, render_prompt, render_target
 
     encoded, dropped = [], 0
     for pair in pairs:
@@ -93,7 +95,8 @@ def encode_pairs(
         )
         prompt = tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)
         target = tokenizer(
-            render_target(pair.output, tokenizer.eos_token), add_special_tokens=False
+            render_target(in_schema_order(pair.output, schema), tokenizer.eos_token),
+            add_special_tokens=False,
         )
         ids = list(prompt["input_ids"]) + list(target["input_ids"])
         if len(ids) > max_seq_len:
@@ -295,6 +298,7 @@ def finetune(
     *,
     config: TrainingConfig | None = None,
     checkpoint_dir: Path,
+    schema: dict[str, Any] | None = None,
     description: str | None = None,
     instructions: str | None = None,
     resume: bool = True,
@@ -329,6 +333,7 @@ def finetune(
     encoded, dropped = encode_pairs(
         tokenizer,
         train,
+        schema=schema,
         description=description,
         instructions=instructions,
         max_seq_len=config.max_seq_len,

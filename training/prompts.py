@@ -24,6 +24,78 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def in_schema_order(value: Any, schema: Any) -> Any:
+    """`value` with each object's keys in the order its schema declares them.
+
+    A model that learned "scenario, action, entities" must be trained, prompted and constrained
+    in that order: the grammar follows the schema's `properties`, so a target written in any
+    other order (an example's own, or a database's) would teach the adapter a sequence the
+    grammar then forbids. Keys the schema does not declare follow, in their own order. Local
+    `$ref`s and `allOf`/`anyOf`/`oneOf` branches are followed; the recursion is bounded by the
+    value's depth.
+    """
+    return _ordered(value, schema, schema)
+
+
+def _subschemas(schema: Any, root: Any) -> list[dict[str, Any]]:
+    """`schema` and the schemas it defers to (local refs, combinators), each once."""
+    out: list[dict[str, Any]] = []
+    todo, seen = [schema], set()
+    while todo:
+        node = todo.pop(0)
+        if not isinstance(node, dict) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        out.append(node)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            todo.append(_resolve_pointer(root, ref[1:]))
+        for key in ("allOf", "anyOf", "oneOf"):
+            if isinstance(node.get(key), list):
+                todo.extend(node[key])
+    return out
+
+
+def _resolve_pointer(root: Any, pointer: str) -> Any:
+    node = root
+    for part in [p for p in pointer.split("/") if p]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdecimal() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _ordered(value: Any, schema: Any, root: Any) -> Any:
+    nodes = _subschemas(schema, root)
+    if isinstance(value, dict):
+        declared: dict[str, Any] = {}
+        for node in nodes:
+            props = node.get("properties")
+            if isinstance(props, dict):
+                for key, sub in props.items():
+                    declared.setdefault(key, sub)
+        keys = [k for k in declared if k in value] + [k for k in value if k not in declared]
+        return {k: _ordered(value[k], declared.get(k), root) for k in keys}
+    if isinstance(value, list):
+        prefix: list[Any] = []
+        items: Any = None
+        for node in nodes:
+            if isinstance(node.get("prefixItems"), list) and not prefix:
+                prefix = node["prefixItems"]
+            if isinstance(node.get("items"), list) and not prefix:
+                prefix = node["items"]  # draft-04..07 tuple form
+            elif isinstance(node.get("items"), dict | bool) and items is None:
+                items = node["items"]
+        return [
+            _ordered(v, prefix[i] if i < len(prefix) else items, root) for i, v in enumerate(value)
+        ]
+    return value
+
+
 def build_system_message(
     *, schema: dict[str, Any] | None, description: str | None, instructions: str | None
 ) -> str:
@@ -58,7 +130,8 @@ def build_messages(
     ]
     for example_input, example_output in examples:
         messages.append({"role": "user", "content": example_input})
-        messages.append({"role": "assistant", "content": compact_json(example_output)})
+        shown = example_output if schema is None else in_schema_order(example_output, schema)
+        messages.append({"role": "assistant", "content": compact_json(shown)})
     messages.append({"role": "user", "content": input})
     return messages
 

@@ -1,6 +1,15 @@
 import json
 
-from training.prompts import build_messages, compact_json, render_prompt, render_target
+from hypothesis import given
+from hypothesis import strategies as st
+
+from training.prompts import (
+    build_messages,
+    compact_json,
+    in_schema_order,
+    render_prompt,
+    render_target,
+)
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": ["string", "null"]}}}
 
@@ -66,3 +75,62 @@ def test_render_target_is_compact_json_plus_eos():
     assert render_target(out) == '{"city":"Zürich","n":[1,2]}'
     assert render_target(out, "<|im_end|>") == '{"city":"Zürich","n":[1,2]}<|im_end|>'
     assert json.loads(render_target(out)) == out
+
+
+# The order of the author's schema (not alphabetical), with a nested list of typed spans.
+COMMANDS = {
+    "type": "object",
+    "properties": {
+        "scenario": {"enum": ["lights", "music"]},
+        "action": {"type": "string"},
+        "entities": {"type": "array", "items": {"$ref": "#/$defs/span"}},
+    },
+    "$defs": {
+        "span": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}, "text": {"type": "string"}},
+        }
+    },
+}
+
+
+def test_targets_and_few_shot_answers_follow_the_schema_property_order():
+    stored = {
+        "action": "on",
+        "entities": [{"text": "kitchen", "type": "room"}],
+        "scenario": "lights",
+    }
+    want = '{"scenario":"lights","action":"on","entities":[{"type":"room","text":"kitchen"}]}'
+    assert compact_json(in_schema_order(stored, COMMANDS)) == want
+    messages = build_messages(
+        schema=COMMANDS, description=None, instructions=None, examples=[("x", stored)], input="y"
+    )
+    assert messages[2]["content"] == want
+
+
+def test_schema_order_follows_combinators_tuples_and_keeps_undeclared_keys_last():
+    schema = {
+        "allOf": [{"properties": {"b": {}}}, {"properties": {"a": {"prefixItems": [COMMANDS]}}}],
+    }
+    value = {"z": 1, "a": [{"action": "x", "scenario": "music"}, {"k": 2, "j": 1}], "b": 0}
+    ordered = in_schema_order(value, schema)
+    assert list(ordered) == ["b", "a", "z"]
+    assert list(ordered["a"][0]) == ["scenario", "action"]
+    assert list(ordered["a"][1]) == ["k", "j"]  # no schema for the second item: untouched
+
+
+def test_schema_order_stops_on_self_referencing_refs():
+    schema = {"$ref": "#", "properties": {"b": {"$ref": "#"}, "a": {}}}
+    assert list(in_schema_order({"a": 1, "b": {"a": 2, "b": None}}, schema)["b"]) == ["b", "a"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner),
+    max_leaves=12,
+)
+
+
+@given(value=json_values, schema=json_values)
+def test_schema_order_never_changes_the_value(value, schema):
+    assert in_schema_order(value, schema) == value
