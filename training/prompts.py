@@ -10,6 +10,7 @@ the prefill when serving). Pure: no model imports; the tokenizer is used through
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 SYSTEM_PREAMBLE = (
@@ -111,15 +112,24 @@ def build_system_message(
     return "\n".join(parts)
 
 
+Conversation = Sequence[Mapping[str, str]]
+
+
 def build_messages(
     *,
     schema: dict[str, Any] | None,
     description: str | None,
     instructions: str | None,
     examples: list[tuple[str, Any]],
-    input: str,
+    input: str | Conversation,
 ) -> list[dict[str, str]]:
-    """Chat messages: system (schema, description, instructions), few-shot turns, the input."""
+    """Chat messages: system (schema, description, instructions), few-shot turns, the input.
+
+    `input` is one text (a user turn: what adapters are trained on) or a conversation of
+    `{"role": "user" | "assistant", "content": ...}` turns, which takes that user turn's place
+    after the few-shot turns, so a client's follow-up ("correct your JSON") keeps the original
+    input and the answer it corrects.
+    """
     messages = [
         {
             "role": "system",
@@ -132,7 +142,10 @@ def build_messages(
         messages.append({"role": "user", "content": example_input})
         shown = example_output if schema is None else in_schema_order(example_output, schema)
         messages.append({"role": "assistant", "content": compact_json(shown)})
-    messages.append({"role": "user", "content": input})
+    if isinstance(input, str):
+        messages.append({"role": "user", "content": input})
+    else:
+        messages += [{"role": turn["role"], "content": turn["content"]} for turn in input]
     return messages
 
 

@@ -134,3 +134,33 @@ json_values = st.recursive(
 @given(value=json_values, schema=json_values)
 def test_schema_order_never_changes_the_value(value, schema):
     assert in_schema_order(value, schema) == value
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_a_one_turn_conversation_renders_as_the_single_input(text):
+    # Adapters were trained on the single-input prompt: a conversation of one user turn must
+    # not change a byte of it.
+    for schema, examples in ((SCHEMA, [("sun in rome", {"city": "rome"})]), (None, [])):
+        kwargs = {"schema": schema, "description": "d", "instructions": None, "examples": examples}
+        assert build_messages(**kwargs, input=[{"role": "user", "content": text}]) == (
+            build_messages(**kwargs, input=text)
+        )
+
+
+def test_a_conversation_follows_the_few_shot_turns_in_order():
+    conversation = [
+        {"role": "user", "content": "rain in paris?"},
+        {"role": "assistant", "content": '{"city":"Paris"}'},
+        {"role": "user", "content": "Correct your JSON: city must be lower case."},
+    ]
+    messages = build_messages(
+        schema=SCHEMA,
+        description=None,
+        instructions=None,
+        examples=[("sun in rome", {"city": "rome"})],
+        input=conversation,
+    )
+    assert [m["role"] for m in messages] == ["system", "user", "assistant"] + [
+        t["role"] for t in conversation
+    ]
+    assert messages[3:] == conversation
