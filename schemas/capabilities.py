@@ -4,15 +4,18 @@
 - "enforced": the decoding backend turns it into grammar, so every decoded token respects it;
 - "validated_after": decoding does not enforce it; `validate_instance` checks the output after
   generation (and the engine falls back when it fails);
-- "refused": `prepare` would refuse the schema because of it (remote refs, embedded $id, ...);
+- "refused": `prepare` would refuse the schema because of it (remote refs, RE2-refused patterns);
 - "ignored": annotations and unknown keywords, which neither decoding nor validation assert.
+
+and adds "recursion": whether the schema is recursive, the references that close a recursion,
+and the nesting limit that bounds what the model may produce (with the request's token budget).
 """
 
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from schemas.validation import DRAFT_2020_12, pattern_error
+from schemas.validation import NESTING_LIMIT, pattern_error, recursive_paths
 from schemas.walk import parse_fragment, pointer, walk
 
 # ---------------------------------------------------------------------------------------------
@@ -128,10 +131,6 @@ def _refusal(keyword: str, value: Any, path: tuple) -> str | None:
     if keyword in ("$ref", "$dynamicRef") and isinstance(value, str):
         if parse_fragment(value) is None:
             return f"{value!r} is not a local reference"
-    if keyword == "$id" and path:
-        return "embedded schema resources are not supported"
-    if keyword == "$schema" and (path or value not in (DRAFT_2020_12, DRAFT_2020_12 + "#")):
-        return "only Draft 2020-12 at the root is supported"
     if keyword == "pattern" and isinstance(value, str) and pattern_error(value):
         return f"RE2 refuses the pattern: {pattern_error(value)}"
     if keyword == "patternProperties" and isinstance(value, dict):
@@ -141,13 +140,13 @@ def _refusal(keyword: str, value: Any, path: tuple) -> str | None:
     return None
 
 
-def capability_report(schema: Any, backend: str = DEFAULT_BACKEND) -> dict[str, list[dict]]:
+def capability_report(schema: Any, backend: str = DEFAULT_BACKEND) -> dict[str, Any]:
     """Every keyword occurrence in `schema` as enforced / validated_after / refused / ignored."""
     if backend not in BACKEND_TABLES:
         raise ValueError(f"unknown backend {backend!r}; known: {sorted(BACKEND_TABLES)}")
     table = BACKEND_TABLES[backend]
     checked_formats = set(Draft202012Validator.FORMAT_CHECKER.checkers)
-    report: dict[str, list[dict]] = {
+    report: dict[str, Any] = {
         "enforced": [],
         "validated_after": [],
         "refused": [],
@@ -181,4 +180,16 @@ def capability_report(schema: Any, backend: str = DEFAULT_BACKEND) -> dict[str, 
             else:
                 note = "annotation" if keyword in ANNOTATIONS else "unknown keyword, not asserted"
                 report["ignored"].append(_entry(keyword, path, note))
+    cycles = recursive_paths(schema) if isinstance(schema, dict) else []
+    report["recursion"] = {
+        "recursive": bool(cycles),
+        "references": cycles,
+        "nesting_limit": NESTING_LIMIT,
+        "note": (
+            "recursive: decoding follows the recursion; answers stop at max_tokens and are "
+            f"refused beyond {NESTING_LIMIT} nested levels"
+            if cycles
+            else "not recursive"
+        ),
+    }
     return report

@@ -1,16 +1,18 @@
 """The registry's gate (`prepare`) and its instance validator (`validate_instance`).
 
-`prepare` is the only way a schema enters the registry: Draft 2020-12 meta-validation, size
-limits, local-only `$ref`, no `$ref` cycles, RE2-compatible patterns. `validate_instance` checks
-a JSON value against a schema with formats asserted, patterns run by RE2 (linear time) and no
-network access, ever.
+`prepare` is the only way a schema enters the registry. It accepts draft-04, -06, -07, 2019-09
+and 2020-12 (no `$schema` means 2020-12): the document is meta-validated by its own draft's
+metaschema, checked against size limits, its references resolved without any network (inside
+the document, or to registered schemas named in `references`), its patterns checked for RE2, and
+it is normalized once into the internal form (`schemas.normalize`, `schemas.bundle`). Instances
+are validated by the document's own draft's rules (jsonschema's validator for that draft), with
+formats asserted, patterns run by RE2 (linear time) and no network access, ever.
 
-Ref cycles: every `$ref` cycle reachable through evaluating keywords is refused ("ref_cycle"),
-including recursive schemas that are finite in practice (a tree whose `children` array may be
-empty). Grammar-constrained decoding compiles the schema into a grammar, and unbounded recursion
-cannot be compiled safely there; refusing all cycles keeps validation, generation and the
-compatibility checker free of unbounded recursion. Cycles through `$defs` containment alone
-(a definition that refers to the root but is never used) are not evaluation paths and pass.
+Recursion: a recursive `$ref` is accepted when every cycle passes through a keyword that steps
+into the instance (`properties`, `items`, ...), so each turn consumes a level of a finite JSON
+value: a tree whose `children` array may be empty. A cycle that never leaves the current
+instance (`{"$ref": "#"}`, `a -> allOf -> b -> a`) would make any validator loop forever and is
+refused ("ref_cycle").
 """
 
 import json
@@ -23,13 +25,15 @@ from functools import lru_cache
 from typing import Any
 
 import re2
-from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema import FormatChecker, validators
 from jsonschema._utils import extras_msg
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
+from schemas.bundle import bundle
 from schemas.canonical import canonical_json, fingerprint
+from schemas.dialects import DEFAULT, DIALECTS, Dialect, dialect_of
 from schemas.errors import Issue, SchemaRejected
 from schemas.limits import Limits
 from schemas.walk import (
@@ -41,15 +45,16 @@ from schemas.walk import (
     normalize_path,
     parse_fragment,
     pointer,
-    resolve_pointer,
     walk,
 )
 
-DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-_ACCEPTED_DIALECTS = {DRAFT_2020_12, DRAFT_2020_12 + "#"}
 _MAX_MESSAGE = 500
 _HEX = frozenset("0123456789abcdefABCDEF")
 MAX_INSTANCE_ISSUES = 100
+# How deep a value may nest (objects and arrays) to be valid under any schema. Recursive schemas
+# admit unboundedly deep values; what the model may produce is bounded by the token budget and
+# by this limit, which the capability report shows.
+NESTING_LIMIT = 64
 _CACHE_SIZE = 256
 
 
@@ -66,8 +71,40 @@ def _re2_options() -> re2.Options:
 _OPTIONS = _re2_options()
 
 
+# Unicode general categories by their long names (ECMA-262 `u` mode accepts both); RE2 knows
+# only the short ones.
+_CATEGORIES = {
+    "Letter": "L",
+    "Cased_Letter": "LC",
+    "Uppercase_Letter": "Lu",
+    "Lowercase_Letter": "Ll",
+    "Titlecase_Letter": "Lt",
+    "Modifier_Letter": "Lm",
+    "Other_Letter": "Lo",
+    "Mark": "M",
+    "Number": "N",
+    "Decimal_Number": "Nd",
+    "digit": "Nd",
+    "Letter_Number": "Nl",
+    "Other_Number": "No",
+    "Punctuation": "P",
+    "punct": "P",
+    "Symbol": "S",
+    "Math_Symbol": "Sm",
+    "Currency_Symbol": "Sc",
+    "Separator": "Z",
+    "Space_Separator": "Zs",
+    "Other": "C",
+    "Control": "Cc",
+    "cntrl": "Cc",
+}
+_CATEGORY_RE = re.compile(r"\\([pP])\{(?:General_Category=|gc=)?(" + "|".join(_CATEGORIES) + r")\}")
+
+
 def _translate(pattern: str) -> str:
-    r"""ECMA-262 escapes RE2 spells differently: \uXXXX becomes \x{XXXX}."""
+    r"""ECMA-262 escapes RE2 spells differently: \uXXXX becomes \x{XXXX}, \p{Letter} \p{L}."""
+    if "\\p{" in pattern or "\\P{" in pattern:
+        pattern = _CATEGORY_RE.sub(lambda m: f"\\{m[1]}{{{_CATEGORIES[m[2]]}}}", pattern)
     if "\\u" not in pattern:
         return pattern
     out: list[str] = []
@@ -166,7 +203,7 @@ def _evaluated_keys(validator: Any, instance: dict, schema: Any) -> list[str]:
     if validator.is_type(schema, "boolean"):
         return []
     keys: list[str] = []
-    for ref_keyword in ("$ref", "$dynamicRef"):
+    for ref_keyword in ("$ref", "$dynamicRef", "$recursiveRef"):
         ref = schema.get(ref_keyword)
         if ref is not None:
             resolved = validator._resolver.lookup(ref)
@@ -221,15 +258,15 @@ def _unevaluated_properties(validator: Any, up: Any, instance: Any, schema: Any)
             yield ValidationError(error % extras_msg(bad))
 
 
-Validator = validators.extend(
-    Draft202012Validator,
-    validators={
+def _validator_class(dialect: Dialect) -> Any:
+    overrides = {
         "pattern": _pattern,
         "patternProperties": _pattern_properties,
         "additionalProperties": _additional_properties,
-        "unevaluatedProperties": _unevaluated_properties,
-    },
-)
+    }
+    if "unevaluatedProperties" in dialect.validator.VALIDATORS:
+        overrides["unevaluatedProperties"] = _unevaluated_properties
+    return validators.extend(dialect.validator, validators=overrides)
 
 
 def _regex_format(instance: object) -> bool:
@@ -239,16 +276,19 @@ def _regex_format(instance: object) -> bool:
     return True
 
 
-def _format_checker() -> FormatChecker:
-    # Draft 2020-12's own checkers (formats are asserted, not just annotations), with "regex"
+def _format_checker(dialect: Dialect) -> FormatChecker:
+    # The draft's own checkers (formats are asserted, not just annotations), with "regex"
     # judged by RE2, the engine that would run the pattern.
     checker = FormatChecker(formats=())
-    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+    checker.checkers = dict(dialect.validator.FORMAT_CHECKER.checkers)
     checker.checkers["regex"] = (_regex_format, re2.error)
     return checker
 
 
-FORMAT_CHECKER = _format_checker()
+VALIDATORS = {d.name: _validator_class(d) for d in DIALECTS}
+FORMAT_CHECKERS = {d.name: _format_checker(d) for d in DIALECTS}
+Validator = VALIDATORS[DEFAULT.name]
+FORMAT_CHECKER = FORMAT_CHECKERS[DEFAULT.name]
 
 
 def _no_network(uri: str) -> Resource:
@@ -259,12 +299,16 @@ def _no_network(uri: str) -> Resource:
 REGISTRY: Registry = Registry(retrieve=_no_network)  # type: ignore[call-arg]
 
 
-def build_validator(schema: Any) -> Any:
-    """A Draft 2020-12 validator with formats checked, RE2 patterns, and no network."""
-    return Validator(schema, registry=REGISTRY, format_checker=FORMAT_CHECKER)
+def build_validator(
+    schema: Any, dialect: Dialect = DEFAULT, registry: Registry | None = None
+) -> Any:
+    """A validator for `dialect` with formats checked, RE2 patterns, and no network."""
+    return VALIDATORS[dialect.name](
+        schema, registry=registry or REGISTRY, format_checker=FORMAT_CHECKERS[dialect.name]
+    )
 
 
-_META = Draft202012Validator(Draft202012Validator.META_SCHEMA, registry=REGISTRY)
+_META = {d.name: d.validator(d.validator.META_SCHEMA, registry=REGISTRY) for d in DIALECTS}
 
 
 # --- prepare -----------------------------------------------------------------------------------
@@ -272,12 +316,21 @@ _META = Draft202012Validator(Draft202012Validator.META_SCHEMA, registry=REGISTRY
 
 @dataclass(frozen=True)
 class PreparedSchema:
-    """A schema that passed `prepare`: private copy, canonical text, fingerprint, validator."""
+    """A schema that passed `prepare`.
 
+    `body` is a private copy of the document exactly as registered (key order included);
+    `schema` is the internal form (`schemas.bundle`): Draft 2020-12, self-contained, in the
+    author's key order — what grammars, prompts, training targets, compatibility and the
+    capability report read. `canonical` and `fingerprint` are the identity (sorted keys).
+    """
+
+    body: dict[str, Any]
     schema: dict[str, Any]
     canonical: str
     fingerprint: str
     validator: Any
+    dialect: Dialect
+    externals: tuple[str, ...] = ()  # the references the document uses, by name
 
     def validate(self, instance: Any) -> list[Issue]:
         """Issues of `instance` against this schema (empty: valid)."""
@@ -377,9 +430,10 @@ def _meta_message(error: ValidationError) -> str:
     return _short(error.message)
 
 
-def _check_meta(schema: dict, limits: Limits) -> None:
+def _check_meta(schema: dict, dialect: Dialect, limits: Limits) -> None:
     errors = sorted(
-        _META.iter_errors(schema), key=lambda e: (_sort_key(e.absolute_path), e.message)
+        _META[dialect.name].iter_errors(schema),
+        key=lambda e: (_sort_key(e.absolute_path), e.message),
     )
     if errors:
         issues = [
@@ -389,131 +443,167 @@ def _check_meta(schema: dict, limits: Limits) -> None:
         first = issues[0]
         raise _reject(
             "invalid_schema",
-            f"The schema is not a valid Draft 2020-12 schema: {first.message}"
+            f"The schema is not a valid {dialect.name} schema: {first.message}"
             f" (at '{first.path or '/'}').",
             issues,
             limits,
         )
 
 
-def _check_dialect(schema: dict, limits: Limits) -> None:
-    issues = []
-    for path, node, _ in walk(schema):
-        if not isinstance(node, dict):
-            continue
-        if "$schema" in node and (path or node["$schema"] not in _ACCEPTED_DIALECTS):
-            where = "only at the root" if path else "only for Draft 2020-12"
-            issues.append(
-                Issue(pointer(path + ("$schema",)), f"$schema is supported {where}", "$schema")
-            )
-        if "$id" in node and path:
-            issues.append(
-                Issue(
-                    pointer(path + ("$id",)),
-                    "embedded schema resources ($id below the root) are not supported",
-                    "$id",
-                )
-            )
-    if issues:
-        raise _reject(
-            "unsupported_schema",
-            "The schema uses a dialect or an embedded $id the registry does not serve.",
-            issues,
-            limits,
-        )
+# Keywords that apply their subschema to a part of the instance (a property, an item, a key):
+# a reference cycle through one of them consumes a level of the instance on every turn.
+DESCENDING = frozenset(
+    {
+        "additionalProperties",
+        "contains",
+        "contentSchema",
+        "items",
+        "patternProperties",
+        "prefixItems",
+        "properties",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+    }
+)
+
+Edges = dict[Path, list[tuple[Path, bool]]]
 
 
-def ref_graph(schema: dict, limits: Limits) -> tuple[dict[Path, Any], dict[Path, list[Path]]]:
-    """Subschemas by path and the evaluation edges between them (children and local refs).
-
-    Raises SchemaRejected for remote refs ("remote_ref") and local refs that do not resolve to a
-    subschema ("invalid_schema").
+def ref_graph(schema: dict) -> tuple[dict[Path, Any], Edges]:
+    """Subschemas by path and the evaluation edges between them, each marked with whether it
+    descends into the instance. `schema` is in the bundled form: every ref is "#/..." or "#name".
     """
     nodes: dict[Path, Any] = {}
-    edges: dict[Path, list[Path]] = {}
-    refs: list[tuple[Path, str, str]] = []
+    edges: Edges = {}
+    named = anchors(schema)
     for path, node, _ in walk(schema):
         nodes[path] = node
         # Containment through $defs is not evaluation: a definition runs only when referenced.
         edges[path] = [
-            path + rel for rel, _ in children(node) if rel[0] not in ("$defs", "definitions")
+            (path + rel, rel[0] in DESCENDING)
+            for rel, _ in children(node)
+            if rel[0] not in ("$defs", "definitions")
         ]
-        if isinstance(node, dict):
-            for keyword in ("$ref", "$dynamicRef"):
-                if isinstance(node.get(keyword), str):
-                    refs.append((path, keyword, node[keyword]))
-    remote = [
-        Issue(pointer(p + (k,)), f"{ref!r} is not a local reference", k)
-        for p, k, ref in refs
-        if parse_fragment(ref) is None
-    ]
-    if remote:
-        raise _reject(
-            "remote_ref",
-            "The schema refers to another document; only local references ('#...') are "
-            "allowed and nothing is ever fetched.",
-            remote,
-            limits,
-        )
-    named = anchors(schema)
-    broken: list[Issue] = []
-    for path, keyword, ref in refs:
-        kind, where = parse_fragment(ref)  # type: ignore[misc]
-        target: Path | None
-        if kind == "anchor":
-            target = named.get(where)  # type: ignore[arg-type]
-        else:
-            try:
-                resolve_pointer(schema, where)  # type: ignore[arg-type]
-                target = normalize_path(schema, where)  # type: ignore[arg-type]
-            except (LookupError, ValueError, TypeError):
-                target = None
-        if target is None:
-            broken.append(Issue(pointer(path + (keyword,)), f"{ref!r} does not resolve", keyword))
-        elif target not in nodes:
-            broken.append(
-                Issue(pointer(path + (keyword,)), f"{ref!r} does not point at a subschema", keyword)
-            )
-        else:
-            edges[path].append(target)
-    if broken:
-        raise _reject(
-            "invalid_schema", "The schema has references that do not resolve.", broken, limits
-        )
+    for path, node in nodes.items():
+        if not isinstance(node, dict):
+            continue
+        for keyword in ("$ref", "$dynamicRef"):
+            parsed = parse_fragment(node[keyword]) if isinstance(node.get(keyword), str) else None
+            if parsed is None:
+                continue
+            kind, where = parsed
+            target: Path | None
+            if kind == "anchor":
+                target = named.get(where)  # type: ignore[arg-type]
+            else:
+                try:
+                    target = normalize_path(schema, where)  # type: ignore[arg-type]
+                except (LookupError, ValueError, TypeError):
+                    target = None
+            if target in nodes:
+                edges[path].append((target, False))
     return nodes, edges
 
 
-def _find_cycle(edges: dict[Path, list[Path]]) -> tuple[list[Path] | None, list[Path]]:
-    """(one cycle as a list of paths, or None; the postorder of the nodes), iteratively."""
+def _dfs(edges: Edges, *, same_instance: bool) -> tuple[list[Path] | None, list[Path]]:
+    """(the first cycle found, or None; postorder of the nodes), iteratively.
+
+    With `same_instance`, only edges that stay on the current instance are followed (a cycle
+    there never terminates); otherwise every edge is followed and cycles are skipped over.
+    """
     gray, black = 1, 2
     color: dict[Path, int] = {}
     order: list[Path] = []
+
+    def successors(node: Path) -> Any:
+        return iter([t for t, down in edges[node] if not (same_instance and down)])
+
     for start in edges:
         if start in color:
             continue
         color[start] = gray
-        stack = [(start, iter(edges[start]))]
+        stack = [(start, successors(start))]
         trail = [start]
         while stack:
-            node, successors = stack[-1]
-            nxt = next(successors, None)
+            node, following = stack[-1]
+            nxt = next(following, None)
             if nxt is None:
                 stack.pop()
                 trail.pop()
                 color[node] = black
                 order.append(node)
             elif color.get(nxt) == gray:
-                return trail[trail.index(nxt) :] + [nxt], order
+                if same_instance:
+                    return trail[trail.index(nxt) :] + [nxt], order
             elif nxt not in color:
                 color[nxt] = gray
-                stack.append((nxt, iter(edges[nxt])))
+                stack.append((nxt, successors(nxt)))
                 trail.append(nxt)
     return None, order
 
 
+def recursive_paths(schema: dict) -> list[str]:
+    """JSON Pointers of the references that close a recursion (empty: not recursive)."""
+    nodes, edges = ref_graph(schema)
+    cyclic = _strongly_connected(edges)
+    found = []
+    for path, node in nodes.items():
+        if path in cyclic and isinstance(node, dict):
+            found += [pointer(path + (k,)) for k in ("$ref", "$dynamicRef") if k in node]
+    return found
+
+
+def _strongly_connected(edges: Edges) -> set[Path]:
+    """Nodes on some cycle (Tarjan's algorithm, iteratively)."""
+    index: dict[Path, int] = {}
+    low: dict[Path, int] = {}
+    on_stack: set[Path] = set()
+    stack: list[Path] = []
+    cyclic: set[Path] = set()
+    counter = 0
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, following = work[-1]
+            step = next(following, None)
+            if step is not None:
+                nxt = step[0]
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(edges[nxt])))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or any(t == node for t, _ in edges[node]):
+                    cyclic.update(component)
+    return cyclic
+
+
 def _check_refs(schema: dict, limits: Limits) -> None:
-    nodes, edges = ref_graph(schema, limits)
-    cycle, order = _find_cycle(edges)
+    nodes, edges = ref_graph(schema)
+    cycle, _ = _dfs(edges, same_instance=True)
     if cycle is not None:
         hops = " -> ".join("#" + pointer(p) for p in cycle)
         issues = []
@@ -524,22 +614,26 @@ def _check_refs(schema: dict, limits: Limits) -> None:
                     issues.append(
                         Issue(
                             pointer(here + (keyword,)),
-                            f"reference leads back to '#{pointer(there)}' along a cycle",
+                            f"reference leads back to '#{pointer(there)}' without stepping into "
+                            "the instance",
                             keyword,
                         )
                     )
         raise _reject(
             "ref_cycle",
-            f"The schema's references form a cycle ({hops}); recursive schemas are refused "
-            "because they cannot be compiled into a bounded grammar.",
+            f"The schema's references form a cycle that never steps into the instance ({hops}):"
+            " validating anything against it would never end. Recursion must pass through "
+            "properties, items or another keyword that descends into the value.",
             issues or [Issue(pointer(cycle[0]), "part of a reference cycle")],
             limits,
         )
-    # Acyclic, so sizes can be summed in postorder; capped so fan-out cannot overflow.
+    # Sizes are summed in postorder with the edges that close a recursion left out (a grammar
+    # turns those into a rule, not a copy); capped so fan-out cannot overflow.
+    _, order = _dfs(edges, same_instance=False)
     cap = limits.max_expanded_subschemas + 1
     size: dict[Path, int] = {}
     for node in order:
-        size[node] = min(cap, 1 + sum(size[m] for m in edges[node]))
+        size[node] = min(cap, 1 + sum(size.get(m, 0) for m, _ in edges[node]))
     biggest = max(size.values(), default=0)
     if biggest >= cap:
         raise _reject(
@@ -609,9 +703,49 @@ def _check_patterns(schema: dict, limits: Limits) -> None:
         )
 
 
-def prepare(schema: Any, limits: Limits | None = None) -> PreparedSchema:
-    """Check `schema` for the registry and compile it; raises SchemaRejected with every issue."""
+def _check_bundle(found: Any, limits: Limits) -> None:
+    if found.remote:
+        raise _reject(
+            "remote_ref",
+            "The schema refers to other documents; nothing is ever fetched. Register each one "
+            "as a schema of your team and name it in the registration's `references` "
+            '([{"name": <the URI as written in $ref>, "subject": ..., "version": ...}]).',
+            found.remote,
+            limits,
+        )
+    if found.broken:
+        raise _reject(
+            "invalid_schema", "The schema has references that do not resolve.", found.broken, limits
+        )
+
+
+def _resources(dialect: Dialect, externals: dict[str, Any], aliases: dict[str, str]) -> Registry:
+    """The registry an instance validator resolves references in: the externals, no network."""
+    pairs = []
+    for name, body in externals.items():
+        ext = dialect_of(body, default=dialect) if isinstance(body, dict) else dialect
+        pairs.append((name, ext.specification.create_resource(body)))
+    for alias, name in aliases.items():
+        body = externals[name]
+        ext = dialect_of(body, default=dialect) if isinstance(body, dict) else dialect
+        pairs.append((alias, ext.specification.create_resource(body)))
+    return REGISTRY.with_resources(pairs)
+
+
+def prepare(
+    schema: Any,
+    limits: Limits | None = None,
+    *,
+    externals: dict[str, Any] | None = None,
+    default_dialect: Dialect = DEFAULT,
+) -> PreparedSchema:
+    """Check `schema` for the registry and compile it; raises SchemaRejected with every issue.
+
+    `externals` maps the URI a `$ref` uses to the document it names (registered references,
+    already prepared themselves); nothing else outside the document resolves.
+    """
     limits = limits or Limits()
+    externals = dict(externals or {})
     # Cheap, iterative, bounded checks first: later steps (meta-validation, json.dumps) recurse.
     text = _check_document(schema, limits)
     try:
@@ -622,14 +756,28 @@ def prepare(schema: Any, limits: Limits | None = None) -> PreparedSchema:
             "The schema contains a string that is not valid Unicode.",
             [Issue("", "unpaired surrogate in a string")],
         ) from exc
+    dialect = dialect_of(schema, default=default_dialect)
     _check_limits(schema, limits)
-    _check_meta(schema, limits)
-    _check_dialect(schema, limits)
-    _check_refs(schema, limits)
+    _check_meta(schema, dialect, limits)
+    # A private copy in the author's key order: the caller may mutate its dict later.
+    body = json.loads(json.dumps(schema, ensure_ascii=False))
+    found = bundle(body, dialect, externals)
+    _check_bundle(found, limits)
+    document = json.loads(json.dumps(found.document, ensure_ascii=False))
+    _check_document(document, limits)
+    _check_refs(document, limits)
     _check_patterns(schema, limits)
-
-    copy = json.loads(text)  # a private copy: the caller may mutate its dict later
-    return PreparedSchema(copy, text, fingerprint(schema), build_validator(copy))
+    used = {name: externals[name] for name in found.used if name in externals}
+    registry = _resources(dialect, used, found.aliases) if used else None
+    return PreparedSchema(
+        body=body,
+        schema=document,
+        canonical=text,
+        fingerprint=fingerprint(schema),
+        validator=build_validator(body, dialect, registry),
+        dialect=dialect,
+        externals=tuple(sorted(used)),
+    )
 
 
 # --- validate_instance -------------------------------------------------------------------------
@@ -640,6 +788,8 @@ def _sort_key(path: Any) -> tuple[tuple[int, Any], ...]:
 
 
 def _issues(validator: Any, instance: Any) -> list[Issue]:
+    if json_depth(instance, NESTING_LIMIT) > NESTING_LIMIT:
+        return [Issue("", f"the value nests deeper than the limit of {NESTING_LIMIT} levels")]
     try:
         errors = [
             (_sort_key(e.absolute_path), pointer(tuple(e.absolute_path)), e.message, e.validator)

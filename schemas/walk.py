@@ -1,4 +1,8 @@
-"""Iterative traversal of Draft 2020-12 schemas, JSON Pointers and local `$ref` resolution.
+"""Iterative traversal of schemas, JSON Pointers and local `$ref` resolution.
+
+The traversal knows the subschema keywords of every served draft (Draft 2020-12 plus the older
+`definitions`, array-form `items`, `additionalItems` and `dependencies`), so size limits apply
+to a document before it is normalized.
 
 Everything here uses explicit stacks, never Python recursion, so a hostile 10,000-deep document
 costs a loop, not a RecursionError.
@@ -6,12 +10,13 @@ costs a loop, not a RecursionError.
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urldefrag, urljoin
 
 # Keywords whose value is one subschema, a list of subschemas, or a map name -> subschema.
 # "definitions" is not a 2020-12 keyword, but draft-07 habits put `#/definitions/x` refs in many
 # real schemas and jsonschema resolves them by pointer, so its entries are walked as subschemas.
 SCHEMA_KEYWORDS = (
+    "additionalItems",
     "additionalProperties",
     "contains",
     "contentSchema",
@@ -24,10 +29,11 @@ SCHEMA_KEYWORDS = (
     "unevaluatedItems",
     "unevaluatedProperties",
 )
-SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf", "prefixItems")
+SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 SCHEMA_MAP_KEYWORDS = (
     "$defs",
     "definitions",
+    "dependencies",
     "dependentSchemas",
     "patternProperties",
     "properties",
@@ -167,3 +173,10 @@ def normalize_path(root: Any, segments: Path) -> Path:
             out.append(seg)
             node = node[seg]
     return tuple(out)
+
+
+def join_uri(base: str, ref: str) -> str:
+    """`ref` resolved against `base`; fragment-only refs also work on URNs (urljoin's gap)."""
+    if ref.startswith("#"):
+        return urldefrag(base)[0] + ref
+    return urljoin(base, ref)

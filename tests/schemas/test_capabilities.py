@@ -25,7 +25,8 @@ def keywords(report, section):
 
 def test_llguidance_report():
     report = capability_report(SCHEMA)
-    assert set(report) == {"enforced", "validated_after", "refused", "ignored"}
+    assert set(report) == {"enforced", "validated_after", "refused", "ignored", "recursion"}
+    assert report["recursion"]["recursive"] is False
     enforced = keywords(report, "enforced")
     assert {("type", "/type"), ("enum", "/properties/unit/enum")} <= enforced
     assert ("format", "/properties/at/format") in enforced
@@ -62,5 +63,18 @@ def test_unknown_backend():
 @pytest.mark.parametrize("backend", sorted(BACKEND_TABLES))
 def test_every_keyword_occurrence_is_in_exactly_one_section(backend):
     report = capability_report(SCHEMA, backend=backend)
-    entries = [(e["keyword"], e["path"]) for section in report.values() for e in section]
+    sections = [report[s] for s in ("enforced", "validated_after", "refused", "ignored")]
+    entries = [(e["keyword"], e["path"]) for section in sections for e in section]
     assert len(entries) == len(set(entries)) == 18
+
+
+def test_recursion_and_its_nesting_limit_are_reported():
+    tree = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "children": {"type": "array"}},
+    }
+    tree["properties"]["children"]["items"] = {"$ref": "#"}
+    recursion = capability_report(tree)["recursion"]
+    assert recursion["recursive"] is True
+    assert recursion["references"] == ["/properties/children/items/$ref"]
+    assert recursion["nesting_limit"] >= 16

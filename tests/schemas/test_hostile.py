@@ -1,5 +1,6 @@
 """Hostile schemas and instances: clean refusals, bounded time, and never a network connection."""
 
+import json
 import random
 import socket
 import string
@@ -9,7 +10,7 @@ import pytest
 
 from schemas.errors import SchemaRejected
 from schemas.limits import Limits
-from schemas.validation import prepare, validate_instance
+from schemas.validation import prepare, recursive_paths, validate_instance
 
 
 @pytest.fixture(autouse=True)
@@ -85,22 +86,66 @@ def test_refs_are_resolved_locally_and_never_fetched_even_with_an_id():
             id="indirect",
         ),
         pytest.param(
+            {"$defs": {"n": {"$anchor": "node", "anyOf": [{"$ref": "#node"}]}}, "$ref": "#node"},
+            id="anchor",
+        ),
+        pytest.param(
+            {
+                "$defs": {"a": {"not": {"$ref": "#/$defs/b"}}, "b": {"allOf": [{"$ref": "#"}]}},
+                "$ref": "#/$defs/a",
+            },
+            id="through-not-and-allOf",
+        ),
+    ],
+)
+def test_cycles_that_never_step_into_the_instance_are_refused(schema):
+    error = rejected(schema)
+    assert error.code == "ref_cycle"
+    assert "never steps into the instance" in error.detail
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param(
             {
                 "type": "object",
                 "properties": {"children": {"type": "array", "items": {"$ref": "#"}}},
             },
-            id="finite-tree",
+            id="tree",
         ),
         pytest.param(
-            {"$defs": {"n": {"$anchor": "node", "anyOf": [{"$ref": "#node"}]}}, "$ref": "#node"},
-            id="anchor",
+            {
+                "$defs": {
+                    "section": {
+                        "type": "object",
+                        "properties": {
+                            "title": {"type": "string"},
+                            "sections": {"type": "array", "items": {"$ref": "#/$defs/section"}},
+                        },
+                    }
+                },
+                "$ref": "#/$defs/section",
+            },
+            id="nested-sections",
+        ),
+        pytest.param(
+            {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#"}}]},
+            id="anyOf-list",
+        ),
+        pytest.param(
+            {
+                "$defs": {"n": {"$anchor": "node", "additionalProperties": {"$ref": "#node"}}},
+                "$ref": "#node",
+            },
+            id="anchor-map",
         ),
     ],
 )
-def test_ref_cycles_are_refused(schema):
-    error = rejected(schema)
-    assert error.code == "ref_cycle"
-    assert "cycle" in error.detail
+def test_recursion_through_the_instance_is_served(schema):
+    prepared = prepare(schema)
+    assert validate_instance(prepared.schema, json.loads("[[1, [2]], 3]")) is not None
+    assert recursive_paths(prepared.schema)
 
 
 def test_a_definition_that_refers_to_an_unused_root_is_not_a_cycle():
@@ -213,8 +258,8 @@ def test_metaschema_errors_carry_their_path(schema, path):
         ([], "invalid_schema"),
         ("{}", "invalid_schema"),
         ({"const": float("nan")}, "invalid_schema"),
-        ({"$schema": "http://json-schema.org/draft-07/schema#"}, "unsupported_schema"),
-        ({"properties": {"a": {"$id": "https://x.test/a"}}}, "unsupported_schema"),
+        ({"$schema": "http://json-schema.org/draft-03/schema#"}, "unsupported_schema"),
+        ({"$schema": "https://example.com/my-metaschema"}, "unsupported_schema"),
         ({"$ref": "#/$defs/missing"}, "invalid_schema"),
         ({"$ref": "#/properties"}, "invalid_schema"),
         ({"pattern": "["}, "invalid_schema"),
