@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from training.prompts import compact_json
+
 
 @dataclass(frozen=True)
 class Leaf:
@@ -89,4 +91,4 @@ def render_scalar(value: Any) -> str | None:
 
 def compact_json_len(value: Any) -> int:
     """Characters of `value` in the prompts' compact JSON spelling."""
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return len(compact_json(value))

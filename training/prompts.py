@@ -18,11 +18,36 @@ SYSTEM_PREAMBLE = (
     "against the JSON Schema below, with no other text."
 )
 ADAPTER_PREAMBLE = "You turn the user's text into JSON. Answer with one JSON value, no other text."
+# Labeled examples shown to the base model when no adapter answers (serving, teacher labels and
+# the base-model evaluation alike).
+FEW_SHOT = 3
 
 
 def compact_json(value: Any) -> str:
-    """The one JSON spelling used in prompts, targets and constrained output (no spaces)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    r"""The one JSON spelling used in prompts, targets and constrained output (no spaces).
+
+    It is the spelling every grammar backend accepts, so an adapter is never trained on text
+    constrained decoding would forbid (tests/training/test_target_format.py feeds targets
+    through each backend): an integral float is written as an integer (`1.0` -> `1`: no
+    backend's "integer" grammar has `1.0`, and `1` is a valid "number"), and DEL as `\u007f`
+    (llguidance refuses it raw). Non-ASCII stays raw, as the model writes it; control
+    characters are escaped as JSON requires. outlines_core, the last fallback, accepts no
+    `\u` escape at all: a control character other than \b \f \n \r \t cannot be written
+    under it.
+    """
+    text = json.dumps(_integral_floats_as_ints(value), ensure_ascii=False, separators=(",", ":"))
+    # Outside strings compact JSON is printable ASCII, so DEL can only be inside a string.
+    return text.replace("\x7f", "\\u007f")
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
 
 
 def in_schema_order(value: Any, schema: Any) -> Any:
