@@ -1,7 +1,10 @@
 """Confluent-style compatibility between schema versions, proved structurally.
 
 `is_subschema(narrow, wide)` answers "is every instance valid under `narrow` valid under
-`wide`?" by walking both schemas side by side over the subset the registry serves. It is sound,
+`wide`?" by walking both schemas side by side over the subset the registry serves. Both are in
+the registry's internal form (Draft 2020-12, every ref a local pointer), whatever draft they
+were registered in. Recursive schemas terminate: a pair of subschemas met again is assumed to
+hold (a visited set of pairs), and a walk past the step budget says "cannot prove". It is sound,
 not complete: where it cannot prove inclusion (differing patterns, `not`, if/then/else,
 unevaluated*, overlapping oneOf branches, ...) it reports an incompatibility whose message
 starts with "cannot prove" — refusing rather than guessing. Constraints that appear only on the
@@ -188,6 +191,12 @@ class _Checker:
         self.anchors: dict[str, dict[str, Path]] = {}
         self.validators: dict[str, Any] = {}
         self.steps = 0
+        # Pairs (narrow node, wide node) already being or been checked: recursive schemas lead
+        # back to the same pair, which is then assumed to hold (coinduction, as recursive
+        # subtyping checkers do); its real issues are reported where it was first reached.
+        # The nodes are kept alive so their ids cannot be reused by temporaries.
+        self.visited: set[tuple[int, int]] = set()
+        self.kept: list[Any] = []
 
     # --- phrasing: messages speak of the old and the new schema ---------------------------
 
@@ -310,6 +319,11 @@ class _Checker:
             return []
         if self._equal(narrow, wide):
             return []
+        pair = (id(narrow), id(wide))
+        if pair in self.visited:
+            return []
+        self.visited.add(pair)
+        self.kept.append((narrow, wide))
         n = self.narrow_plain(narrow)
         if n is False:
             return []

@@ -79,7 +79,7 @@ def add_examples(
     failed = {e["index"] for e in errors}
     for index, row in enumerate(rows):
         if index not in failed:
-            errors.extend(_row_errors(index, row, schema_version.body))
+            errors.extend(_row_errors(index, row, schema_version.document))
     if errors:
         bad = len({e["index"] for e in errors})
         raise Unprocessable(

@@ -26,7 +26,15 @@ class Subject(SQLModel, table=True):
 
 
 class SchemaVersion(SQLModel, table=True):
-    """An immutable registered schema; `id` is global and never reused."""
+    """An immutable registered schema; `id` is global and never reused.
+
+    `body` is the document exactly as the team registered it (key order included) and is what
+    the API returns. `document` is the registry's internal form of it (Draft 2020-12, every
+    reference resolved and bundled, the author's key order kept): everything that generates or
+    reasons about the schema reads `document` (grammars, prompts, few-shot answers, training
+    targets, validation of outputs, compatibility). `fingerprint` is the identity: sorted keys,
+    plus the pinned references.
+    """
 
     __tablename__ = "schema_versions"
     # AUTOINCREMENT: SQLite would otherwise hand a deleted max id to the next row.
@@ -36,11 +44,26 @@ class SchemaVersion(SQLModel, table=True):
     subject_id: int = Field(foreign_key="subjects.id", index=True, nullable=False)
     version: int = Field(nullable=False)
     body: dict[str, Any] = json_field()
+    document: dict[str, Any] = json_field()
+    dialect: str = Field(default="2020-12", max_length=16, nullable=False)
     fingerprint: str = Field(max_length=80, index=True, nullable=False)
     description: str | None = Field(default=None)
     capabilities: dict[str, Any] = json_field()
     created_at: datetime = created_at_field()
     deleted_at: datetime | None = optional_time_field()
+
+
+class SchemaReference(SQLModel, table=True):
+    """A version's pinned reference to another registered version (`$ref` name -> version)."""
+
+    __tablename__ = "schema_references"
+    __table_args__ = (UniqueConstraint("schema_version_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    schema_version_id: int = Field(foreign_key="schema_versions.id", index=True, nullable=False)
+    # The URI exactly as the schema writes it in "$ref".
+    name: str = Field(max_length=2048, nullable=False)
+    referenced_id: int = Field(foreign_key="schema_versions.id", index=True, nullable=False)
 
 
 class Example(SQLModel, table=True):

@@ -2,6 +2,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from service.models import SchemaVersion, Subject
+from service.models.registry import SchemaReference
 
 
 def get_subject(
@@ -60,3 +61,51 @@ def get_by_id(session: Session, *, team_id: int, id: int) -> tuple[SchemaVersion
         .where(SchemaVersion.id == id, Subject.team_id == team_id)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def references_of(
+    session: Session, *, version_id: int
+) -> list[tuple[SchemaReference, SchemaVersion]]:
+    rows = session.exec(
+        select(SchemaReference, SchemaVersion)
+        .join(SchemaVersion, SchemaVersion.id == SchemaReference.referenced_id)
+        .where(SchemaReference.schema_version_id == version_id)
+        .order_by(SchemaReference.id)
+    )
+    return [(r, v) for r, v in rows]
+
+
+def references_with_subjects(
+    session: Session, *, version_id: int
+) -> list[tuple[SchemaReference, SchemaVersion, Subject]]:
+    rows = session.exec(
+        select(SchemaReference, SchemaVersion, Subject)
+        .join(SchemaVersion, SchemaVersion.id == SchemaReference.referenced_id)
+        .join(Subject, Subject.id == SchemaVersion.subject_id)
+        .where(SchemaReference.schema_version_id == version_id)
+        .order_by(SchemaReference.id)
+    )
+    return [(r, v, s) for r, v, s in rows]
+
+
+def referenced_by(
+    session: Session, *, version_ids: set[int]
+) -> list[tuple[SchemaReference, SchemaVersion, Subject]]:
+    """The references to any of `version_ids`, with the referencing version and its subject."""
+    if not version_ids:
+        return []
+    rows = session.exec(
+        select(SchemaReference, SchemaVersion, Subject)
+        .join(SchemaVersion, SchemaVersion.id == SchemaReference.schema_version_id)
+        .join(Subject, Subject.id == SchemaVersion.subject_id)
+        .where(col(SchemaReference.referenced_id).in_(version_ids))
+        .order_by(SchemaReference.id)
+    )
+    return [(r, v, s) for r, v, s in rows]
+
+
+def delete_references(session: Session, *, version_id: int) -> None:
+    for ref in session.exec(
+        select(SchemaReference).where(SchemaReference.schema_version_id == version_id)
+    ):
+        session.delete(ref)

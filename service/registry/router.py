@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 
 from service.deps import SessionDep, TeamDep
+from service.models import SchemaVersion, Subject
 from service.registry import service
 from service.registry.schemas import (
     CompatibilityResult,
@@ -19,6 +20,12 @@ from service.schemas_common import Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
+
+def public(session: SessionDep, version: SchemaVersion, subject: Subject) -> SchemaVersionPublic:
+    refs = service.references(session, version=version)
+    return SchemaVersionPublic.of(version, subject, refs)
+
+
 Name = Annotated[str, Path(max_length=128)]
 VersionRef = Annotated[str, Path(pattern=r"^(latest|[1-9][0-9]{0,8})$")]
 
@@ -29,11 +36,16 @@ def register_schema(
 ) -> SchemaVersionPublic:
     """Register a schema version; the same content again returns the existing version (200)."""
     found = service.register(
-        session, team=team, name=body.name, schema=body.schema_, description=body.description
+        session,
+        team=team,
+        name=body.name,
+        schema=body.schema_,
+        description=body.description,
+        references=[r.domain() for r in body.references],
     )
     if not found.created:
         response.status_code = 200
-    return SchemaVersionPublic.of(found.version, found.subject)
+    return public(session, found.version, found.subject)
 
 
 @router.get("/schemas", response_model=Page[SubjectPublic])
@@ -78,21 +90,28 @@ def list_versions(name: Name, session: SessionDep, team: TeamDep, deleted: bool 
 def get_version(name: Name, version: VersionRef, session: SessionDep, team: TeamDep):
     """One version by number, or `latest`."""
     found, subject = service.resolve_version(session, team=team, name=name, version=version)
-    return SchemaVersionPublic.of(found, subject)
+    return public(session, found, subject)
 
 
 @router.get("/schema-ids/{id}", response_model=SchemaVersionPublic)
 def get_by_id(id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep, team: TeamDep):
     """A version by its global id; soft-deleted versions still resolve."""
     found, subject = service.get_by_id(session, team=team, id=id)
-    return SchemaVersionPublic.of(found, subject)
+    return public(session, found, subject)
 
 
 @router.post("/schemas/{name}/compatibility", response_model=CompatibilityResult)
 def check_compatibility(name: Name, body: SchemaCheck, session: SessionDep, team: TeamDep):
     """Check a schema against the registered versions without registering it."""
     mode = body.compatibility.value if body.compatibility else None
-    return service.check(session, team=team, name=name, schema=body.schema_, compatibility=mode)
+    return service.check(
+        session,
+        team=team,
+        name=name,
+        schema=body.schema_,
+        compatibility=mode,
+        references=[r.domain() for r in body.references],
+    )
 
 
 @router.get("/schemas/{name}/config", response_model=SubjectConfigPublic)

@@ -5,6 +5,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.compat import Compatibility
 from service.models import SchemaVersion, Subject
+from service.registry.service import Reference
+
+
+class ReferenceIn(BaseModel):
+    """A `$ref` URI used in the schema, pinned to a version of another schema of the team."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=2048)
+    subject: str = Field(max_length=128)
+    version: int = Field(ge=1, le=10**9)
+
+    def domain(self) -> Reference:
+        return Reference(name=self.name, subject=self.subject, version=self.version)
+
+
+class ReferencePublic(BaseModel):
+    name: str
+    subject: str
+    version: int
 
 
 class SchemaCreate(BaseModel):
@@ -13,6 +33,7 @@ class SchemaCreate(BaseModel):
     name: str = Field(max_length=128)
     schema_: Any = Field(alias="schema")
     description: str | None = Field(default=None, max_length=10_000)
+    references: list[ReferenceIn] = Field(default_factory=list, max_length=100)
 
 
 class SchemaCheck(BaseModel):
@@ -20,6 +41,7 @@ class SchemaCheck(BaseModel):
 
     schema_: Any = Field(alias="schema")
     compatibility: Compatibility | None = None
+    references: list[ReferenceIn] = Field(default_factory=list, max_length=100)
 
 
 class SubjectConfig(BaseModel):
@@ -53,20 +75,30 @@ class SchemaVersionPublic(BaseModel):
     version: int
     id: int
     fingerprint: str
+    # The document exactly as registered, key order included.
     schema_: dict[str, Any] = Field(alias="schema")
+    dialect: str
+    references: list[ReferencePublic]
     description: str | None
     capabilities: dict[str, Any]
     created_at: datetime
     deleted: bool
 
     @classmethod
-    def of(cls, version: SchemaVersion, subject: Subject) -> "SchemaVersionPublic":
+    def of(
+        cls,
+        version: SchemaVersion,
+        subject: Subject,
+        references: list[dict[str, Any]] | None = None,
+    ) -> "SchemaVersionPublic":
         return cls(
             name=subject.name,
             version=version.version,
             id=version.id,
             fingerprint=version.fingerprint,
             schema_=version.body,
+            dialect=version.dialect,
+            references=[ReferencePublic(**r) for r in references or []],
             description=version.description,
             capabilities=version.capabilities,
             created_at=version.created_at,
@@ -97,6 +129,7 @@ class CompatibilityResult(BaseModel):
     compatibility: str
     errors: list[dict[str, Any]]
     fingerprint: str
+    dialect: str
     capabilities: dict[str, Any]
 
 

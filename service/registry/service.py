@@ -1,19 +1,23 @@
-"""Registry rules: immutable versions, idempotent registration, compatibility, deletes."""
+"""Registry rules: immutable versions, idempotent registration, compatibility, references,
+deletes."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from schemas.canonical import fingerprint
 from schemas.capabilities import capability_report
 from schemas.compat import Compatibility, check_compatibility
+from schemas.dialects import dialect_of
 from schemas.errors import SchemaRejected
-from schemas.validation import prepare
+from schemas.validation import PreparedSchema, prepare
 from service.errors import Conflict, FormwrightError, NotFound, TooLarge, Unprocessable
 from service.examples.repository import delete_for_version
 from service.models import SchemaVersion, Subject, Team, utcnow
+from service.models.registry import SchemaReference
 from service.registry import repository
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -25,6 +29,39 @@ class Registered:
     version: SchemaVersion
     subject: Subject
     created: bool
+
+
+@dataclass
+class Reference:
+    """A reference as the team wrote it: the `$ref` URI, and the subject and version it pins."""
+
+    name: str
+    subject: str
+    version: int
+
+
+@dataclass
+class Prepared:
+    """A schema ready to store: prepared, with its pinned references and its identity."""
+
+    schema: PreparedSchema
+    references: list[tuple[Reference, SchemaVersion]] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        # Without references the identity is the document's sorted-key fingerprint, as it has
+        # always been; with them, the pins are part of what was registered.
+        if not self.used:
+            return self.schema.fingerprint
+        pins = sorted(
+            ({"name": r.name, "subject": r.subject, "version": r.version} for r, _ in self.used),
+            key=lambda p: p["name"],
+        )
+        return fingerprint({"schema": self.schema.body, "references": pins})
+
+    @property
+    def used(self) -> list[tuple[Reference, SchemaVersion]]:
+        return [(r, v) for r, v in self.references if r.name in self.schema.externals]
 
 
 def check_name(name: str) -> None:
@@ -43,11 +80,83 @@ def rejected(exc: SchemaRejected) -> FormwrightError:
     return cls(exc.detail, code=exc.code, errors=errors)
 
 
-def prepare_schema(schema: Any) -> Any:
+def prepare_schema(schema: Any, externals: dict[str, Any] | None = None) -> PreparedSchema:
     try:
-        return prepare(schema)
+        return prepare(schema, externals=externals)
     except SchemaRejected as exc:
         raise rejected(exc) from exc
+
+
+def _as_understood(version: SchemaVersion) -> Any:
+    """A referenced version's body with its dialect explicit, so a referencing document in
+    another draft reads it as it was registered."""
+    body = version.body
+    if isinstance(body, dict) and "$schema" not in body:
+        return {"$schema": dialect_of(body).uri, **body}
+    return body
+
+
+def _externals(
+    session: Session, *, team: Team, references: list[Reference]
+) -> tuple[dict[str, Any], list[tuple[Reference, SchemaVersion]]]:
+    """The documents the references pin (and, transitively, the ones those pin), by name."""
+    externals: dict[str, Any] = {}
+    pinned: list[tuple[Reference, SchemaVersion]] = []
+    problems = []
+    seen_names: set[str] = set()
+    for i, ref in enumerate(references):
+        if ref.name in seen_names:
+            problems.append({"path": f"/references/{i}/name", "message": "duplicate name"})
+            continue
+        seen_names.add(ref.name)
+        subject = repository.get_subject(session, team_id=team.id, name=ref.subject)
+        found = (
+            repository.get_version(session, subject_id=subject.id, version=ref.version)
+            if subject is not None and subject.deleted_at is None
+            else None
+        )
+        if found is None or found.deleted_at is not None:
+            problems.append(
+                {
+                    "path": f"/references/{i}",
+                    "message": f"schema '{ref.subject}' has no version {ref.version}",
+                }
+            )
+            continue
+        pinned.append((ref, found))
+    if problems:
+        raise Unprocessable(
+            "A reference names a schema version that does not exist.",
+            code="invalid_reference",
+            errors=problems,
+        )
+    # The pinned versions' own references, so their documents resolve too.
+    pending = [(ref.name, version) for ref, version in pinned]
+    while pending:
+        name, version = pending.pop()
+        body = _as_understood(version)
+        if name in externals and externals[name] != body:
+            raise Unprocessable(
+                f"Two references use the name '{name}' for different schemas.",
+                code="invalid_reference",
+                errors=[{"path": "/references", "message": f"conflicting name {name!r}"}],
+            )
+        if name in externals:
+            continue
+        externals[name] = body
+        pending += [
+            (r.name, r_version)
+            for r, r_version in repository.references_of(session, version_id=version.id)
+        ]
+    return externals, pinned
+
+
+def prepare_registration(
+    session: Session, *, team: Team, schema: Any, references: list[Reference] | None = None
+) -> Prepared:
+    """`schema` prepared with its references resolved in the team's registry."""
+    externals, pinned = _externals(session, team=team, references=references or [])
+    return Prepared(prepare_schema(schema, externals), pinned)
 
 
 def get_subject(session: Session, *, team: Team, name: str, deleted: bool = False) -> Subject:
@@ -73,21 +182,30 @@ def _lock_or_create_subject(session: Session, *, team: Team, name: str) -> Subje
 
 
 def incompatibilities(
-    session: Session, *, subject: Subject, schema: dict[str, Any], mode: str | None = None
+    session: Session, *, subject: Subject, document: dict[str, Any], mode: str | None = None
 ) -> list[dict[str, Any]]:
+    """Compatibility of a new internal-form document with the subject's live versions: the
+    internal forms are compared, so two drafts of the same subject compare by meaning, and a
+    change inside a referenced schema counts (the references are bundled in)."""
     previous = [
-        (v.version, v.body) for v in repository.list_versions(session, subject_id=subject.id)
+        (v.version, v.document) for v in repository.list_versions(session, subject_id=subject.id)
     ]
-    found = check_compatibility(schema, previous, Compatibility(mode or subject.compatibility))
+    found = check_compatibility(document, previous, Compatibility(mode or subject.compatibility))
     return [{"path": i.path, "message": i.message, "version": i.version} for i in found]
 
 
 def register(
-    session: Session, *, team: Team, name: str, schema: Any, description: str | None = None
+    session: Session,
+    *,
+    team: Team,
+    name: str,
+    schema: Any,
+    description: str | None = None,
+    references: list[Reference] | None = None,
 ) -> Registered:
     """Register `schema` under `name`; the same content again returns the existing version."""
     check_name(name)
-    prepared = prepare_schema(schema)
+    prepared = prepare_registration(session, team=team, schema=schema, references=references)
     subject = _lock_or_create_subject(session, team=team, name=name)
     existing = repository.find_by_fingerprint(
         session, subject_id=subject.id, fingerprint=prepared.fingerprint
@@ -99,7 +217,7 @@ def register(
     if subject.deleted_at is not None:
         # Registering under a soft-deleted name revives it, as Confluent does.
         subject.deleted_at = None
-    problems = incompatibilities(session, subject=subject, schema=prepared.schema)
+    problems = incompatibilities(session, subject=subject, document=prepared.schema.schema)
     if problems:
         raise Conflict(
             f"The schema is not {subject.compatibility} compatible with '{name}'.",
@@ -110,34 +228,49 @@ def register(
     version = SchemaVersion(
         subject_id=subject.id,
         version=subject.last_version,
-        body=prepared.schema,
+        body=prepared.schema.body,
+        document=prepared.schema.schema,
+        dialect=prepared.schema.dialect.name,
         fingerprint=prepared.fingerprint,
         description=description,
-        capabilities=capability_report(prepared.schema),
+        capabilities=capability_report(prepared.schema.schema),
     )
     session.add_all([subject, version])
+    session.flush()
+    session.add_all(
+        SchemaReference(schema_version_id=version.id, name=ref.name, referenced_id=target.id)
+        for ref, target in prepared.used
+    )
     session.flush()
     return Registered(version, subject, created=True)
 
 
 def check(
-    session: Session, *, team: Team, name: str, schema: Any, compatibility: str | None = None
+    session: Session,
+    *,
+    team: Team,
+    name: str,
+    schema: Any,
+    compatibility: str | None = None,
+    references: list[Reference] | None = None,
 ) -> dict[str, Any]:
     """Would `schema` be accepted under `name`? Registers nothing."""
-    prepared = prepare_schema(schema)
+    prepared = prepare_registration(session, team=team, schema=schema, references=references)
+    document = prepared.schema.schema
     subject = repository.get_subject(session, team_id=team.id, name=name)
     if subject is None or subject.deleted_at is not None:
         problems: list[dict[str, Any]] = []
         mode = compatibility or (subject.compatibility if subject else "BACKWARD")
     else:
         mode = compatibility or subject.compatibility
-        problems = incompatibilities(session, subject=subject, schema=prepared.schema, mode=mode)
+        problems = incompatibilities(session, subject=subject, document=document, mode=mode)
     return {
         "compatible": not problems,
         "compatibility": mode,
         "errors": problems,
         "fingerprint": prepared.fingerprint,
-        "capabilities": capability_report(prepared.schema),
+        "dialect": prepared.schema.dialect.name,
+        "capabilities": capability_report(document),
     }
 
 
@@ -186,9 +319,32 @@ def get_by_id(session: Session, *, team: Team, id: int) -> tuple[SchemaVersion, 
     return found
 
 
+def _refuse_if_referenced(session: Session, *, versions: list[SchemaVersion], name: str) -> None:
+    ids = {v.id for v in versions}
+    users = [
+        (ref, user, user_subject)
+        for ref, user, user_subject in repository.referenced_by(session, version_ids=ids)
+        if user.id not in ids
+    ]
+    if users:
+        raise Conflict(
+            f"Schema '{name}' is referenced by other schema versions; delete those first.",
+            code="schema_referenced",
+            errors=[
+                {
+                    "path": f"/references/{ref.name}",
+                    "message": f"'{user_subject.name}' version {user.version} references it "
+                    f"as {ref.name!r}",
+                }
+                for ref, user, user_subject in users
+            ],
+        )
+
+
 def delete_subject(session: Session, *, team: Team, name: str, permanent: bool) -> list[int]:
     subject = get_subject(session, team=team, name=name, deleted=True)
     versions = repository.list_versions(session, subject_id=subject.id, deleted=True)
+    _refuse_if_referenced(session, versions=versions, name=name)
     if permanent:
         if subject.deleted_at is None:
             raise Conflict(
@@ -217,6 +373,7 @@ def delete_version(
     found = repository.get_version(session, subject_id=subject.id, version=version)
     if found is None:
         raise NotFound(f"Schema '{name}' has no version {version}.", code="version_not_found")
+    _refuse_if_referenced(session, versions=[found], name=f"{name}' version '{version}")
     if permanent:
         if found.deleted_at is None:
             raise Conflict(
@@ -235,7 +392,18 @@ def delete_version(
 
 def _purge_version(session: Session, version: SchemaVersion) -> None:
     delete_for_version(session, schema_version_id=version.id)
+    repository.delete_references(session, version_id=version.id)
     session.delete(version)
+
+
+def references(session: Session, *, version: SchemaVersion) -> list[dict[str, Any]]:
+    """The references a version pins, as the team wrote them."""
+    return [
+        {"name": ref.name, "subject": target_subject.name, "version": target.version}
+        for ref, target, target_subject in repository.references_with_subjects(
+            session, version_id=version.id
+        )
+    ]
 
 
 def summarize(session: Session, *, subject: Subject, deleted: bool = False) -> dict[str, Any]:
