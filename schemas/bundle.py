@@ -23,7 +23,7 @@ from referencing.exceptions import Unresolvable
 
 from schemas.dialects import DEFAULT, Dialect, dialect_of
 from schemas.errors import Issue
-from schemas.normalize import LISTS, MAPS, SINGLE, Normalized, normalize
+from schemas.normalize import LISTS, MAPS, SINGLE, Normalized, adopt, normalize
 from schemas.walk import Path, normalize_path, pointer
 from schemas.walk import join_uri as urljoin
 
@@ -96,10 +96,16 @@ def bundle(
 
     result = Bundle(docs[0].normalized.document)
     docs[0].place = ()
+    # Each placed document's sites are resolved once; `done` counts them per document, as
+    # adopting a target inside an unknown keyword adds sites to an already visited document.
+    done = [0] * len(docs)
     queue = [0]
     while queue:
-        doc = docs[queue.pop(0)]
-        for site in doc.normalized.sites:
+        doc_index = queue.pop(0)
+        doc = docs[doc_index]
+        while done[doc_index] < len(doc.normalized.sites):
+            site = doc.normalized.sites[done[doc_index]]
+            done[doc_index] += 1
             target = _resolve(site.value, site.base, resolver, nodes, externals, result)
             if target is None:
                 url = urldefrag(urljoin(site.base, site.value))[0]
@@ -126,6 +132,14 @@ def bundle(
             target_doc = docs[index]
             norm = target_doc.normalized.paths.get(orig)
             if norm is None:
+                norm = adopt(
+                    target_doc.normalized,
+                    target_doc.body,
+                    orig,
+                    target_doc.dialect,
+                    site.base if target_doc is doc else target_doc.name,
+                )
+            if norm is None:
                 result.broken.append(
                     Issue(
                         _issue_path(doc, site.path, site.keyword),
@@ -137,6 +151,7 @@ def bundle(
             if target_doc.place is None:
                 target_doc.place = _place(result.document, target_doc)
                 result.used.append(target_doc.name)
+            if index not in queue and done[index] < len(target_doc.normalized.sites):
                 queue.append(index)
             site.holder[site.key] = "#" + pointer(target_doc.place + norm)
     return result

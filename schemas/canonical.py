@@ -26,3 +26,14 @@ def fingerprint(value: Any) -> str:
     # raise; `prepare` refuses such schemas separately.
     data = canonical_json(value).encode("utf-8", "surrogatepass")
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def document_key(document: Any) -> str:
+    """ "sha256:" of a document's JSON text in its own key order.
+
+    The fingerprint is the identity and ignores key order; anything cached per generated form
+    (a compiled grammar emits properties in the document's order) must key on this instead, or
+    two documents that differ only in order would share one grammar.
+    """
+    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return "sha256:" + hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()

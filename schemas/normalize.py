@@ -171,3 +171,38 @@ def _node(node: Any, orig: Path, norm: Path, dialect: Dialect, base: str, out: N
         else:
             result[out_key] = value
     return result
+
+
+_STRUCTURAL = frozenset(SINGLE + LISTS + MAPS + ("items", "additionalItems", "dependencies"))
+
+
+def adopt(out: Normalized, original: Any, path: Path, dialect: Dialect, base: str) -> Path | None:
+    """Normalize, in place, a value a reference points at inside an unknown keyword.
+
+    Drafts allow a `$ref` to any location of the document, e.g. `#/definitions/x/full` where
+    `full` is no keyword at all; `normalize` copied such values verbatim, so the value is
+    normalized as a schema where the reference finds it. Returns its normalized path, or None
+    when the location does not hold a schema or was dropped.
+    """
+    prefix = path
+    while prefix and prefix not in out.paths:
+        prefix = prefix[:-1]
+    rest = path[len(prefix) :]
+    if not rest or rest[0] in _STRUCTURAL or rest[0] in REF_KEYWORDS:
+        return None
+    value = original
+    for seg in path:
+        value = value[int(seg) if isinstance(value, list) else seg]
+    if not isinstance(value, dict | bool):
+        return None
+    where = out.paths[prefix] + rest
+    parent = out.document
+    try:
+        for seg in where[:-1]:
+            parent = parent[int(seg) if isinstance(parent, list) else seg]
+        key = int(where[-1]) if isinstance(parent, list) else where[-1]
+        parent[key]  # noqa: B018 - the location must exist in the normalized copy
+    except (LookupError, TypeError, ValueError):
+        return None
+    parent[key] = _node(value, path, where, dialect, base, out)
+    return where

@@ -37,3 +37,13 @@ def test_canonical_form_is_compact_sorted_and_keeps_non_ascii():
 def test_non_json_values_are_refused():
     with pytest.raises(ValueError, match="JSON"):
         canonical_json({"x": float("inf")})
+
+
+def test_document_key_follows_key_order_where_the_fingerprint_does_not():
+    from schemas.canonical import document_key
+
+    a = {"properties": {"b": {}, "a": {}}}
+    b = {"properties": {"a": {}, "b": {}}}
+    assert fingerprint(a) == fingerprint(b)
+    assert document_key(a) != document_key(b)
+    assert document_key(a) == document_key(json.loads(json.dumps(a)))

@@ -228,3 +228,20 @@ def test_the_internal_form_agrees_with_each_drafts_own_validator_on_the_official
                     disagreements.append(f"{draft}/{file}: {case.group} / {case.description}")
     assert checked > 4000
     assert disagreements == []
+
+
+def test_a_ref_into_an_unknown_keyword_is_served_as_a_schema():
+    # Generated real-world schemas keep their definitions one level down, under a non-keyword.
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$ref": "#/definitions/a1/full",
+        "definitions": {
+            "a1": {"full": {"type": "object", "properties": {"n": {"$ref": "#/definitions/i"}}}},
+            "i": {"type": "integer"},
+        },
+    }
+    document = prepare(schema).schema
+    assert document["$ref"] == "#/$defs/a1/full"
+    assert document["$defs"]["a1"]["full"]["properties"]["n"] == {"$ref": "#/$defs/i"}
+    assert both(schema, {"n": 1}) == (True, True)
+    assert both(schema, {"n": "x"}) == (False, False)
