@@ -44,7 +44,9 @@ def main() -> None:
 
     import torch
 
-    from service.inference.decoding import _BACKEND_CLASSES, BACKENDS, CompiledGrammar, generate
+    from runtime.decode import generate
+    from runtime.grammar import BACKENDS
+    from runtime.grammar.compiler import CompiledGrammar
     from training.modeling import load_model, resolve_base_model
     from training.prompts import build_messages, render_prompt
 
@@ -109,7 +111,7 @@ def main() -> None:
 
         for backend in BACKENDS:
             t = time.perf_counter()
-            bk = _BACKEND_CLASSES[backend](tok)
+            bk = BACKENDS[backend](tok)
             setup = time.perf_counter() - t
             schema_json = json.dumps(schemas[name])
             compiles = []

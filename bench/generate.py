@@ -1,6 +1,6 @@
 """Generation on the snips test sets with the real base model: conformance, field accuracy,
 latency and tokens/s for raw transformers `generate` (the baseline, same prompts), the
-engine's three modes, and constrained decoding with each Outlines backend.
+model runtime's three modes, and constrained decoding with each Outlines backend.
 
     .venv/bin/python bench/generate.py [--limit 12] [--max-tokens 160]
 
@@ -43,25 +43,26 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=160)
     args = parser.parse_args()
 
+    from runtime import GenerateRequest, ModelRuntime, validate_text
+    from runtime.decode import generate as raw_generate
     from service.config import Settings
-    from service.inference.decoding import generate as raw_generate
-    from service.inference.engine import Engine, GenerateRequest, validate_text
     from training.metrics import field_accuracy
     from training.modeling import resolve_base_model
     from training.prompts import build_messages, render_prompt
 
     path = resolve_base_model(None, cache_dir=ROOT / Settings().models_cache_dir)
-    engines = {"default": Engine(model_path=path)}
+    engines = {"default": ModelRuntime(model_path=path)}
     engines["default"].load()
     base = engines["default"]
     for backend in ("llguidance", "xgrammar", "outlines_core"):
-        engine = Engine(model_path=path, backends=(backend,))
-        engine.model, engine.tokenizer, engine.model_fingerprint = (
+        engine = ModelRuntime(model_path=path, backends=(backend,))
+        engine.model, engine.tokenizer, engine.model_fingerprint, engine.adapters = (
             base.model,
             base.tokenizer,
             base.model_fingerprint,
+            base.adapters,
         )
-        from service.inference.decoding import GrammarCompiler
+        from runtime.grammar.compiler import GrammarCompiler
 
         engine.grammars = GrammarCompiler(base.tokenizer, backends=(backend,))
         engine._ready.set()

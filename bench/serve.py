@@ -5,7 +5,7 @@ with 1, 8 and 32 distinct adapters, and batching on vs off.
 
 Adapters are LoRA r=8 on every linear projection of the real model, saved N times under N
 paths (the speed does not depend on the weights). Clients are threads calling the engine
-(`Engine.generate`, constrained, snips-weather test inputs) in a closed loop — the HTTP layer
+(`ModelRuntime.generate`, constrained, snips-weather test inputs) in a closed loop — the HTTP layer
 adds the same small cost to every configuration. Every number is the median of --runs runs
 in this invocation; ratios compare configurations measured in the same run.
 """
@@ -90,8 +90,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     args = parser.parse_args()
 
+    from runtime import GenerateRequest, ModelRuntime
     from service.config import Settings
-    from service.inference.engine import Engine, GenerateRequest
     from training.modeling import resolve_base_model
 
     folder = DATASETS / "snips-weather"
@@ -106,7 +106,7 @@ def main() -> None:
     path = resolve_base_model(None, cache_dir=ROOT / Settings().models_cache_dir)
     cold_count = 2 * args.runs
     # Room for every adapter: a cold load measures reading one, not the LRU churn after it.
-    engine = Engine(
+    engine = ModelRuntime(
         model_path=path, max_loaded_adapters=32 + cold_count, max_batch_size=args.clients
     )
     engine.load()
@@ -145,7 +145,7 @@ def main() -> None:
                 record(f"tokens/s, {n} adapter{'s' * (n > 1)}, batching on", rate)
             for _ in range(2):  # checked against its manifest, read, attached
                 start = time.perf_counter()
-                engine._attach(next(cold))
+                engine.adapters.attach(next(cold))
                 record("cold load (ms)", (time.perf_counter() - start) * 1000)
             single_on = latency_ms(engine, requests[1], adapters[:1])
             batcher.max_batch_size = 1

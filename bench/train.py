@@ -82,8 +82,8 @@ def trainer_baseline(base: Path, train, *, schema, config, steps: int) -> tuple[
 
 
 def run(dataset: str, eval_limit: int, baseline_steps: int) -> list[str]:
+    from runtime import GenerateRequest, ModelRuntime
     from service.config import Settings
-    from service.inference.engine import Engine, GenerateRequest
     from training.config import SynthesisConfig, TrainingConfig
     from training.data import dataset_hash
     from training.evaluate import evaluate
@@ -119,7 +119,7 @@ def run(dataset: str, eval_limit: int, baseline_steps: int) -> list[str]:
             ),
         )
         train_seconds = result.seconds
-        engine = Engine(model_path=base)
+        engine = ModelRuntime(model_path=base)
         engine.load()
         shots = [(p.input, p.output) for p in train_real[:3]]
         scores = {}

@@ -12,16 +12,16 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import FairScheduler, ModelRuntime
 from service.adapters.router import router as adapters_router
 from service.config import Settings, get_settings
 from service.db import get_engine
 from service.errors import FormwrightError, TooLarge
 from service.examples.router import router as examples_router
-from service.inference.engine import Engine as InferenceEngine
 from service.inference.router import router as inference_router
-from service.inference.scheduler import FairScheduler
-from service.inference.service import Runtime
+from service.inference.service import Inference
 from service.jobs.router import router as jobs_router
+from service.metrics.prom import PrometheusEvents
 from service.metrics.router import router as metrics_router
 from service.registry.router import router as registry_router
 from service.ui.router import router as ui_router
@@ -115,39 +115,40 @@ class BodyLimit:
             await error_response(exc)(scope, receive, send)
 
 
-def make_runtime(settings: Settings, model: InferenceEngine | None = None) -> Runtime:
-    engine = model or InferenceEngine(
+def make_inference(settings: Settings, runtime: ModelRuntime | None = None) -> Inference:
+    runtime = runtime or ModelRuntime(
         model_spec=settings.base_model,
         cache_dir=settings.models_cache_dir,
         max_loaded_adapters=settings.max_loaded_adapters,
         max_batch_size=settings.max_batch_size,
         batch_wait_ms=settings.batch_wait_ms,
+        events=PrometheusEvents(),
     )
     scheduler = FairScheduler(
         capacity=settings.request_queue_size,
         per_team=max(1, int(settings.request_queue_size * settings.team_queue_share)),
-        # As many requests in the engine as fit one batch; the rest wait their team's turn.
+        # As many requests in the runtime as fit one batch; the rest wait their team's turn.
         concurrency=settings.max_batch_size,
     )
-    return Runtime(engine=engine, scheduler=scheduler, settings=settings)
+    return Inference(runtime=runtime, scheduler=scheduler, settings=settings)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
-    engine: Engine | None = None,
-    model: InferenceEngine | None = None,
+    db_engine: Engine | None = None,
+    runtime: ModelRuntime | None = None,
 ) -> FastAPI:
-    """The app; tests pass their database `engine` and an already loaded `model`."""
+    """The app; tests pass their `db_engine` and an already loaded model `runtime`."""
     settings = settings or get_settings()
-    runtime = make_runtime(settings, model)
+    inference = make_inference(settings, runtime)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.load_model:
-            runtime.engine.start()  # in the background: /healthz answers at once
+            inference.runtime.start()  # in the background: /healthz answers at once
         yield
-        runtime.scheduler.close()
+        inference.scheduler.close()
 
     app = FastAPI(
         title="Formwright",
@@ -156,8 +157,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine or get_engine()
-    app.state.runtime = runtime
+    app.state.db_engine = db_engine or get_engine()
+    app.state.inference = inference
 
     app.add_exception_handler(FormwrightError, lambda _r, exc: error_response(exc))  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from service.teams.service import authenticate
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.engine) as session:
+    with session_scope(request.app.state.db_engine) as session:
         yield session
 
 

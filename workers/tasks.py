@@ -98,30 +98,30 @@ def read_pairs(path: Path) -> list[Pair]:
     return [Pair(r["input"], r["output"], source=r.get("source", "human")) for r in rows]
 
 
-# --- the engine a worker evaluates and labels with ----------------------------------------
+# --- the model runtime a worker evaluates and labels with ---------------------------------
 
-_engine: Any = None
+_runtime: Any = None
 
 
-def worker_engine() -> Any:
+def worker_runtime() -> Any:
     """One loaded base model per worker process, shared by every job it runs."""
-    global _engine
-    if _engine is None:
-        from service.inference.engine import Engine
+    global _runtime
+    if _runtime is None:
+        from runtime import ModelRuntime
 
         settings = get_settings()
-        engine = Engine(model_spec=settings.base_model, cache_dir=settings.models_cache_dir)
-        engine.load()
-        _engine = engine
-    return _engine
+        runtime = ModelRuntime(model_spec=settings.base_model, cache_dir=settings.models_cache_dir)
+        runtime.load()
+        _runtime = runtime
+    return _runtime
 
 
 def predictor(
     ctx: JobContext, *, mode: str, adapter: str | None, examples: list[Pair], max_tokens: int
 ) -> Any:
-    from service.inference.engine import GenerateRequest
+    from runtime import GenerateRequest
 
-    engine = worker_engine()
+    runtime = worker_runtime()
 
     def predict(text: str) -> Any:
         request = GenerateRequest(
@@ -133,16 +133,16 @@ def predictor(
             mode=mode,  # type: ignore[arg-type]
             max_tokens=max_tokens,
         )
-        return engine.generate(request, adapter=adapter).raw
+        return runtime.generate(request, adapter=adapter).raw
 
     return predict
 
 
 def output_budget(pairs: list[Pair]) -> int:
     """max_tokens for evaluation: room for the longest gold answer, and some."""
-    engine = worker_engine()
+    runtime = worker_runtime()
     longest = max(
-        (engine.count_tokens(json.dumps(p.output, separators=(",", ":"))) for p in pairs),
+        (runtime.count_tokens(json.dumps(p.output, separators=(",", ":"))) for p in pairs),
         default=64,
     )
     return min(1024, int(longest * 1.5) + 16)
@@ -388,7 +388,7 @@ def evaluate(job_id: int) -> None:
                 held_out,
                 predict=predict,
                 schema=ctx.schema,
-                concurrency=worker_engine().max_batch_size,
+                concurrency=worker_runtime().max_batch_size,
             )
             evaluation[name] = result.to_dict()
             run.event(

@@ -8,19 +8,20 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from runtime import (
+    AdapterRefused,
+    FairScheduler,
+    GenerateRequest,
+    GenerateResult,
+    GrammarCompileError,
+    ModelRuntime,
+    QueueFull,
+    RuntimeNotReady,
+)
 from schemas.errors import Issue
 from service.adapters.service import active_adapter
 from service.config import Settings
 from service.errors import FormwrightError, Unavailable, Unprocessable
-from service.inference.decoding import GrammarCompileError
-from service.inference.engine import (
-    AdapterRefused,
-    Engine,
-    EngineNotReady,
-    GenerateRequest,
-    GenerateResult,
-)
-from service.inference.scheduler import FairScheduler, QueueFull
 from service.metrics.prom import observe_generation
 from service.models import Adapter, Example, RequestLog, SchemaVersion, Subject, Team
 from service.registry.service import prepare_schema, resolve_version
@@ -50,10 +51,10 @@ class Target:
 
 
 @dataclass
-class Runtime:
-    """The process's model engine and its queue."""
+class Inference:
+    """The process's model runtime, the fair queue in front of it, and the settings."""
 
-    engine: Engine
+    runtime: ModelRuntime
     scheduler: FairScheduler
     settings: Settings
 
@@ -95,7 +96,7 @@ def issues_json(issues: list[Issue]) -> list[dict[str, Any]]:
 
 
 def generate(
-    runtime: Runtime,
+    inference: Inference,
     *,
     team: Team,
     target: Target,
@@ -106,8 +107,8 @@ def generate(
     seed: int | None,
 ) -> GenerateResult:
     """Admit, queue and run one generation; raise the right 4xx/5xx error family member."""
-    settings = runtime.settings
-    engine = runtime.engine
+    settings = inference.settings
+    runtime = inference.runtime
     max_tokens = max_tokens or settings.default_max_tokens
     if max_tokens > settings.max_output_tokens:
         raise Unprocessable(
@@ -117,15 +118,15 @@ def generate(
                 {"path": "/max_tokens", "message": f"{max_tokens} > {settings.max_output_tokens}"}
             ],
         )
-    if not engine.ready:
+    if not runtime.ready:
         raise Unavailable(
-            engine.error
-            and f"The base model failed to load: {engine.error}"
+            runtime.error
+            and f"The base model failed to load: {runtime.error}"
             or "The base model is still loading; try again shortly.",
             code="model_loading",
             headers={"Retry-After": "5"},
         )
-    tokens = engine.count_tokens(input)
+    tokens = runtime.count_tokens(input)
     if tokens > settings.max_input_tokens:
         raise Unprocessable(
             f"The input is {tokens} tokens; at most {settings.max_input_tokens} are accepted.",
@@ -150,16 +151,16 @@ def generate(
     def run() -> GenerateResult:
         if target.adapter is not None:
             try:
-                return engine.generate(request, adapter=target.adapter.path)
+                return runtime.generate(request, adapter=target.adapter.path)
             except AdapterRefused:
                 # Never serve a damaged or foreign adapter: the base model answers instead.
                 log.exception("adapter %s refused", target.adapter.id)
                 target.adapter = None
                 request.examples = target.examples
-        return engine.generate(request)
+        return runtime.generate(request)
 
     try:
-        return runtime.scheduler.run(team.id, run, timeout_s=settings.request_timeout_s)
+        return inference.scheduler.run(team.id, run, timeout_s=settings.request_timeout_s)
     except QueueFull as exc:
         raise FormwrightError(
             exc.detail,
@@ -173,7 +174,7 @@ def generate(
             status_code=504,
             code="timeout",
         ) from exc
-    except EngineNotReady as exc:
+    except RuntimeNotReady as exc:
         raise Unavailable(str(exc), code="model_loading", headers={"Retry-After": "5"}) from exc
     except GrammarCompileError as exc:
         raise Unprocessable(
@@ -247,7 +248,7 @@ def log_request(
 
 
 def respond(
-    runtime: Runtime,
+    inference: Inference,
     session: Session,
     *,
     team: Team,
@@ -266,7 +267,7 @@ def respond(
     session.commit()
     try:
         result = generate(
-            runtime,
+            inference,
             team=team,
             target=target,
             input=input,
@@ -324,7 +325,7 @@ def dumps(output: Any) -> str:
 
 
 def public_result(result: GenerateResult, target: Target) -> Any:
-    from service.inference.schemas import GeneratePublic
+    from service.inference.bodies import GeneratePublic
 
     return GeneratePublic(
         output=result.output,
@@ -349,68 +350,3 @@ def public_result(result: GenerateResult, target: Target) -> Any:
             "total_tokens": result.usage.prompt_tokens + result.usage.completion_tokens,
         },
     )
-
-
-def message_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if p.get("type") == "text")
-    return ""
-
-
-def chat_target(
-    session: Session, *, team: Team, body: Any, settings: Settings
-) -> tuple[Target, str]:
-    """The target and the input of an OpenAI chat request.
-
-    The input is the last user message; system/developer messages join the instructions.
-    """
-    users = [m for m in body.messages if m.role == "user"]
-    if not users or not message_text(users[-1].content).strip():
-        raise Unprocessable(
-            "The messages need a user message with text: it is the input.",
-            code="no_input",
-            errors=[{"path": "/messages", "message": "no user message with text"}],
-        )
-    text = message_text(users[-1].content)
-    system = "\n".join(
-        message_text(m.content) for m in body.messages if m.role in ("system", "developer")
-    ).strip()
-    if body.stream:
-        raise Unprocessable(
-            "Streaming is not supported: the answer is validated whole before it is sent.",
-            code="stream_unsupported",
-            errors=[{"path": "/stream", "message": "must be false"}],
-        )
-    fmt = body.response_format
-    if body.model == settings.base_model_name:
-        if fmt is None or fmt.type == "text":
-            raise Unprocessable(
-                "Ask the base model with response_format json_schema (or json_object), or use "
-                "a registered schema's name as the model.",
-                code="schema_required",
-                errors=[{"path": "/response_format", "message": "a JSON schema is required"}],
-            )
-        if fmt.type == "json_object":
-            target = inline_target({"type": "object"})
-        else:
-            if fmt.json_schema is None or fmt.json_schema.schema_ is None:
-                raise Unprocessable(
-                    "response_format.json_schema.schema is required.",
-                    code="schema_required",
-                    errors=[{"path": "/response_format/json_schema/schema", "message": "missing"}],
-                )
-            target = inline_target(fmt.json_schema.schema_, description=fmt.json_schema.description)
-    else:
-        name, _, version = body.model.partition("@")
-        if version and not version.isdigit():
-            raise Unprocessable(
-                "A model is a schema name, optionally with @version (e.g. weather@2).",
-                code="invalid_model",
-                errors=[{"path": "/model", "message": f"{body.model!r}"}],
-            )
-        target = registered_target(session, team=team, name=name, version=version or None)
-    if system:
-        target.instructions = "\n".join(filter(None, [target.instructions, system]))
-    return target, text

@@ -1,12 +1,13 @@
 """Prometheus metrics: what the inference and jobs code observe, and the scrape.
 
-Generation counters and histograms live in this process (the lead calls `observe_generation`
-after every generate); job counts by state are read from the database at scrape time, so every
+Generation counters and histograms live in this process (the inference service calls
+`observe_generation` after every generate; the model runtime reports adapters and batches to
+`PrometheusEvents`); job counts by state are read from the database at scrape time, so every
 API process reports the same numbers whatever worker ran the job.
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,6 +22,7 @@ from prometheus_client.metrics_core import Metric
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from runtime import RuntimeEvents
 from service.metrics import repository
 from service.models import ACTIVE_STATES, FINAL_STATES
 
@@ -106,18 +108,46 @@ def observe_generation(
         COMPLETION_TOKENS.labels(**labels).inc(completion_tokens)
 
 
+class PrometheusEvents(RuntimeEvents):
+    """The model runtime's events as this process's Prometheus series."""
+
+    def adapter_hit(self) -> None:
+        ADAPTER_HITS.inc()
+
+    def adapter_miss(self) -> None:
+        ADAPTER_MISSES.inc()
+
+    def adapter_refused(self) -> None:
+        ADAPTER_REFUSALS.inc()
+
+    def adapter_evicted(self) -> None:
+        ADAPTER_EVICTIONS.inc()
+
+    def adapter_loaded(self, *, seconds: float, attached: int) -> None:
+        ADAPTER_LOAD.observe(seconds)
+        ADAPTERS_LOADED.set(attached)
+
+    def batch_queue(self, *, depth: int) -> None:
+        BATCH_QUEUE_DEPTH.set(depth)
+
+    def batch_started(self, *, waits_s: Sequence[float]) -> None:
+        for wait in waits_s:
+            BATCH_WAIT.observe(wait)
+        BATCH_SIZE.observe(len(waits_s))
+
+
 def set_queue_depth(n: int) -> None:
     QUEUE_DEPTH.set(n)
 
 
-def job_families(engine: Engine) -> list[Metric]:
+def job_families(db_engine: Engine) -> list[Metric]:
     """`formwright_jobs{team, state}`: every state appears, zero when no job is in it."""
     jobs = GaugeMetricFamily("formwright_jobs", "Training jobs by state.", labels=["team", "state"])
     active = GaugeMetricFamily(
         "formwright_jobs_active", "Training jobs queued or running, all teams."
     )
     try:
-        with Session(engine) as session:
+        with Session(db_engine) as session:
             counts = repository.job_counts(session)
     except Exception:  # a scrape must not fail because the database blinked
         log.exception("could not count jobs for /metrics")
@@ -134,16 +164,16 @@ def job_families(engine: Engine) -> list[Metric]:
 class _Scrape:
     """The process's registry plus the database-backed job gauges of one app."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, db_engine: Engine) -> None:
+        self.db_engine = db_engine
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
-        yield from job_families(self.engine)
+        yield from job_families(self.db_engine)
 
 
-def render(engine: Engine, *, queue_depth: int | None = None) -> bytes:
+def render(db_engine: Engine, *, queue_depth: int | None = None) -> bytes:
     """The Prometheus text exposition of everything above."""
     if queue_depth is not None:
         set_queue_depth(queue_depth)
-    return generate_latest(_Scrape(engine))  # type: ignore[arg-type]
+    return generate_latest(_Scrape(db_engine))  # type: ignore[arg-type]

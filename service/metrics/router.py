@@ -89,6 +89,6 @@ def accept_request(
 def prometheus(request: Request) -> Response:
     """Prometheus text exposition: requests, latency, tokens, queue depth, jobs by state."""
     body = prom.render(
-        request.app.state.engine, queue_depth=request.app.state.runtime.scheduler.depth
+        request.app.state.db_engine, queue_depth=request.app.state.inference.scheduler.depth
     )
     return Response(body, media_type=prom.CONTENT_TYPE)

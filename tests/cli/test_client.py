@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.client import (
+from cli.client import (
     DEFAULT_URL,
     ApiError,
     Client,

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from service import cli_client
-from service.cli import app
-from service.client import Client
+from cli import jobs, output, schemas
+from cli.client import Client
+from cli.main import app
 
 Handler = Callable[[httpx.Request], httpx.Response]
 OUTPUT = {"category": "bug", "product": "Juno kettle", "order_id": None, "urgent": True}
@@ -30,7 +30,7 @@ GENERATED = {
 @pytest.fixture
 def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Handler], list[httpx.Request]]]:
     """Point the CLI at a fake server; returns the requests it received."""
-    monkeypatch.setattr(cli_client, "POLL_S", 0)
+    monkeypatch.setattr(jobs, "POLL_S", 0)
 
     def install(handler: Handler) -> list[httpx.Request]:
         seen: list[httpx.Request] = []
@@ -60,7 +60,7 @@ def error(status: int, code: str, detail: str, errors: list | None = None) -> ht
 
 @pytest.mark.parametrize("tty", [False, True])
 def test_generate_is_compact_when_piped_and_pretty_on_a_terminal(serve, monkeypatch, tty):
-    monkeypatch.setattr(cli_client, "is_tty", lambda: tty)
+    monkeypatch.setattr(output, "is_tty", lambda: tty)
     seen = serve(lambda r: httpx.Response(200, json=GENERATED))
     result = run("generate", "tickets", "my kettle sparks", "--max-tokens", "64")
     assert result.exit_code == 0, result.output
@@ -293,13 +293,13 @@ def test_structural_diff():
         "properties": {"a": {"type": ["string", "null"], "maxLength": 9}, "b": {"type": "integer"}},
         "required": ["a", "b"],
     }
-    assert cli_client.structural_diff(old, new) == [
+    assert schemas.structural_diff(old, new) == [
         {"op": "~", "path": "/properties/a/type", "old": "string", "new": ["string", "null"]},
         {"op": "~", "path": "/properties/a/maxLength", "old": 5, "new": 9},
         {"op": "+", "path": "/properties/b", "new": {"type": "integer"}},
         {"op": "+", "path": "/required", "new": "b"},
     ]
-    assert cli_client.structural_diff(old, old) == []
+    assert schemas.structural_diff(old, old) == []
 
 
 def test_diff_command_prints_changes(serve):

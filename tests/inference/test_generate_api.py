@@ -24,9 +24,9 @@ ORDER = {
 
 
 @pytest.fixture
-def served(settings, engine, tiny_engine):
+def served(settings, engine, tiny_runtime):
     """An app serving the tiny model, with team alice and a registered `order` schema."""
-    app = create_app(settings, engine=engine, model=tiny_engine)
+    app = create_app(settings, db_engine=engine, runtime=tiny_runtime)
     with TestClient(app) as client:
         alice = TeamClient(client, make_team(engine, "alice"), "alice")
         r = alice.post("/v1/schemas", json={"name": "order", "schema": ORDER})
@@ -179,9 +179,11 @@ def test_chat_with_inline_schema_and_hostile_inline_schema(served):
 
 
 def test_model_not_loaded_yet_is_503_with_retry_after(settings, engine):
-    from service.inference.engine import Engine
+    from runtime import ModelRuntime
 
-    app = create_app(settings, engine=engine, model=Engine(model_path=settings.data_dir / "none"))
+    app = create_app(
+        settings, db_engine=engine, runtime=ModelRuntime(model_path=settings.data_dir / "none")
+    )
     with TestClient(app) as client:
         alice = TeamClient(client, make_team(engine, "alice"), "alice")
         alice.post("/v1/schemas", json={"name": "order", "schema": ORDER})
@@ -193,19 +195,19 @@ def test_model_not_loaded_yet_is_503_with_retry_after(settings, engine):
 
 
 def test_flooding_team_gets_429_while_another_team_is_served(
-    settings, engine, tiny_engine, monkeypatch
+    settings, engine, tiny_runtime, monkeypatch
 ):
     settings.request_queue_size = 4
     settings.team_queue_share = 0.5
     gate = threading.Event()
-    real_generate = tiny_engine.generate
+    real_generate = tiny_runtime.generate
 
     def gated(request, adapter=None):
         gate.wait(30)  # hold the model so alice's requests pile up
         return real_generate(request, adapter=adapter)
 
-    monkeypatch.setattr(tiny_engine, "generate", gated)
-    app = create_app(settings, engine=engine, model=tiny_engine)
+    monkeypatch.setattr(tiny_runtime, "generate", gated)
+    app = create_app(settings, db_engine=engine, runtime=tiny_runtime)
     with TestClient(app) as client:
         alice = TeamClient(client, make_team(engine, "alice"), "alice")
         bob = TeamClient(client, make_team(engine, "bob"), "bob")
@@ -245,9 +247,9 @@ def test_flooding_team_gets_429_while_another_team_is_served(
         assert sorted(statuses) == [200, 200, 429, 429, 429, 429]
 
 
-def test_request_timeout_is_504_and_logged(settings, engine, tiny_engine):
+def test_request_timeout_is_504_and_logged(settings, engine, tiny_runtime):
     settings.request_timeout_s = 0.001
-    app = create_app(settings, engine=engine, model=tiny_engine)
+    app = create_app(settings, db_engine=engine, runtime=tiny_runtime)
     with TestClient(app) as client:
         alice = TeamClient(client, make_team(engine, "alice"), "alice")
         alice.post("/v1/schemas", json={"name": "order", "schema": ORDER})

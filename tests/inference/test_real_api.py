@@ -24,8 +24,8 @@ WEATHER = {
 
 
 @pytest.fixture
-def real_app(settings, engine, real_engine):
-    app = create_app(settings, engine=engine, model=real_engine)
+def real_app(settings, engine, real_runtime):
+    app = create_app(settings, db_engine=engine, runtime=real_runtime)
     with TestClient(app) as client:
         team = TeamClient(client, make_team(engine, "alice"), "alice")
         assert (

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from service.inference.engine import GenerateRequest
+from runtime import GenerateRequest
 
 pytestmark = pytest.mark.real_model
 
@@ -18,9 +18,9 @@ def _dataset(name):
     return schema, rows
 
 
-def test_weather_answer_is_valid(real_engine):
+def test_weather_answer_is_valid(real_runtime):
     schema, rows = _dataset("snips-weather")
-    result = real_engine.generate(
+    result = real_runtime.generate(
         GenerateRequest(
             schema=schema,
             description=schema["description"],
@@ -35,8 +35,8 @@ def test_weather_answer_is_valid(real_engine):
 
 
 @pytest.mark.parametrize("backend", ["llguidance", "xgrammar", "outlines_core"])
-def test_nested_object_with_enums_and_nullable_fields(real_engine, backend):
-    from service.inference.decoding import generate
+def test_nested_object_with_enums_and_nullable_fields(real_runtime, backend):
+    from runtime.decode import generate
     from training.prompts import build_messages, render_prompt
 
     schema = {
@@ -62,9 +62,9 @@ def test_nested_object_with_enums_and_nullable_fields(real_engine, backend):
         "required": ["intent", "party", "when", "dishes"],
         "additionalProperties": False,
     }
-    grammar = real_engine.grammars.compile(schema, backend=backend)
+    grammar = real_runtime.grammars.compile(schema, backend=backend)
     prompt = render_prompt(
-        real_engine.tokenizer,
+        real_runtime.tokenizer,
         build_messages(
             schema=schema,
             description="A restaurant request.",
@@ -74,9 +74,9 @@ def test_nested_object_with_enums_and_nullable_fields(real_engine, backend):
         ),
     )
     out = generate(
-        real_engine.model, real_engine.tokenizer, prompt, grammar=grammar, max_tokens=160
+        real_runtime.model, real_runtime.tokenizer, prompt, grammar=grammar, max_tokens=160
     )
-    from service.inference.engine import validate_text
+    from runtime import validate_text
 
     instance, errors = validate_text(schema, out.text, finish_reason=out.finish_reason)
     assert errors == [], out.text

@@ -20,7 +20,7 @@ def test_keys_are_stored_hashed(engine):
 
 def test_cli_creates_a_team_and_prints_the_key_last(tmp_path):
     env = {**os.environ, "FORMWRIGHT_DATA_DIR": str(tmp_path)}
-    cli = [sys.executable, "-m", "service.cli"]
+    cli = [sys.executable, "-m", "cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     out = subprocess.run(
         [*cli, "teams", "create", "acme"], env=env, check=True, capture_output=True, text=True

@@ -54,9 +54,9 @@ class Live:
 
 
 @pytest.fixture
-def live(settings, engine, tiny_engine) -> Iterator[Live]:
+def live(settings, engine, tiny_runtime) -> Iterator[Live]:
     """A uvicorn server on a free local port, with team alice, schema `order` and traffic."""
-    app = create_app(settings, engine=engine, model=tiny_engine)
+    app = create_app(settings, db_engine=engine, runtime=tiny_runtime)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

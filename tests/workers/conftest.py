@@ -32,7 +32,7 @@ class Processes:
     def spawn(self, args: list[str], **extra_env: str) -> subprocess.Popen:
         log = (self.log_dir / f"{self.kind}-{len(self.procs)}.log").open("w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env={**self.env, **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -111,9 +111,9 @@ def live_settings(live_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def live_app(live_settings: Settings, tiny_engine) -> Iterator[tuple[TeamClient, object]]:
+def live_app(live_settings: Settings, tiny_runtime) -> Iterator[tuple[TeamClient, object]]:
     db = make_engine(live_settings.resolved_database_url)
-    app = create_app(live_settings, engine=db, model=tiny_engine)
+    app = create_app(live_settings, db_engine=db, runtime=tiny_runtime)
     with TestClient(app) as client:
         yield TeamClient(client, make_team(db, "alice"), "alice"), db
     db.dispose()

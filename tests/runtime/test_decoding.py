@@ -3,15 +3,10 @@ import time
 
 import pytest
 
-from service.inference.decoding import (
-    BACKENDS,
-    GrammarCompileError,
-    GrammarCompiler,
-    GrammarLogitsProcessor,
-    GrammarTimeout,
-    generate,
-    schema_key,
-)
+from runtime.decode import generate
+from runtime.grammar import BACKENDS, GrammarCompileError, GrammarTimeout
+from runtime.grammar.compiler import GrammarCompiler, schema_key
+from runtime.grammar.processor import GrammarLogitsProcessor
 from training.prompts import build_messages, render_prompt
 
 from .samples import NESTED
@@ -27,8 +22,8 @@ ONLY_XGRAMMAR = {"type": "object", "properties": {"x": {"not": {"type": "string"
 
 
 @pytest.fixture(scope="module")
-def model_and_tok(tiny_engine):
-    return tiny_engine.model, tiny_engine.tokenizer
+def model_and_tok(tiny_runtime):
+    return tiny_runtime.model, tiny_runtime.tokenizer
 
 
 def _prompt(tok, schema):
@@ -165,7 +160,7 @@ def test_open_objects_get_no_invented_keys(model_and_tok, backend):
 
 
 def test_strict_objects_closes_objects_but_not_all_of_members():
-    from service.inference.decoding import strict_objects
+    from runtime.grammar.backend_llguidance import strict_objects
 
     schema = {
         "type": "object",

@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
+from runtime import AdapterRefused, GenerateRequest, ModelRuntime
 from service.app import create_app
-from service.inference.engine import AdapterRefused, Engine, GenerateRequest
+from service.metrics.prom import PrometheusEvents
 from service.models import Adapter, Team
 from tests.fixtures.app import TeamClient, make_team
-from tests.inference.test_adapters import make_adapter
+from tests.runtime.test_adapters import make_adapter
 
 NAME = {
     "type": "object",
@@ -49,15 +50,20 @@ class Batches:
 
 
 @pytest.fixture(scope="module")
-def batched(tiny_model_dir: Path) -> Engine:
+def batched(tiny_model_dir: Path) -> ModelRuntime:
     # A long wait: concurrent requests in a test always meet in one batch.
-    engine = Engine(model_path=tiny_model_dir, max_loaded_adapters=2, batch_wait_ms=3000)
-    engine.load()
-    return engine
+    runtime = ModelRuntime(
+        model_path=tiny_model_dir,
+        max_loaded_adapters=2,
+        batch_wait_ms=3000,
+        events=PrometheusEvents(),
+    )
+    runtime.load()
+    return runtime
 
 
 @pytest.fixture(scope="module")
-def adapters(batched: Engine, tiny_model_dir: Path, tmp_path_factory) -> list[str]:
+def adapters(batched: ModelRuntime, tiny_model_dir: Path, tmp_path_factory) -> list[str]:
     root = tmp_path_factory.mktemp("batch-adapters")
     fingerprint = batched.model_fingerprint
     return [
@@ -66,7 +72,7 @@ def adapters(batched: Engine, tiny_model_dir: Path, tmp_path_factory) -> list[st
     ]
 
 
-def all_at_once(engine: Engine, calls: list[Callable[[], object]]) -> list[object]:
+def all_at_once(runtime: ModelRuntime, calls: list[Callable[[], object]]) -> list[object]:
     """Run the calls concurrently, their rows all waiting before any batch starts (the model
     is kept busy meanwhile); each result, or the exception it raised."""
 
@@ -77,27 +83,27 @@ def all_at_once(engine: Engine, calls: list[Callable[[], object]]) -> list[objec
             return exc
 
     busy, release = threading.Event(), threading.Event()
-    decode = engine._batcher.decode
+    decode = runtime._batcher.decode
 
     def hold(batch):
         busy.set()
         release.wait(30)
         return decode(batch)
 
-    engine._batcher.decode = hold
+    runtime._batcher.decode = hold
     try:
         blocker = GenerateRequest(schema=NAME, input="busy", mode="unconstrained", max_tokens=1)
         with ThreadPoolExecutor(len(calls) + 1) as pool:
-            pool.submit(engine.generate, blocker)
+            pool.submit(runtime.generate, blocker)
             assert busy.wait(30)
-            engine._batcher.decode = decode
+            runtime._batcher.decode = decode
             futures = [pool.submit(run, call) for call in calls]
-            while engine._batcher.waiting < len(calls):
+            while runtime._batcher.waiting < len(calls):
                 time.sleep(0.01)
             release.set()
             return [f.result() for f in futures]
     finally:
-        engine._batcher.decode = decode
+        runtime._batcher.decode = decode
 
 
 def requests(adapters: list[str]) -> list[tuple[GenerateRequest, str | None]]:
@@ -184,8 +190,8 @@ def test_a_refused_adapter_fails_its_own_request_only(batched, adapters, tiny_mo
     assert served.raw == good
 
 
-def test_promotion_during_traffic_fails_no_request(settings, engine, tiny_engine, tmp_path):
-    app = create_app(settings, engine=engine, model=tiny_engine)
+def test_promotion_during_traffic_fails_no_request(settings, engine, tiny_runtime, tmp_path):
+    app = create_app(settings, db_engine=engine, runtime=tiny_runtime)
     with TestClient(app) as client:
         alice = TeamClient(client, make_team(engine, "alice"), "alice")
         version = alice.post("/v1/schemas", json={"name": "names", "schema": NAME}).json()
@@ -194,15 +200,15 @@ def test_promotion_during_traffic_fails_no_request(settings, engine, tiny_engine
             for seed in (1, 2):
                 path = make_adapter(
                     tmp_path / f"p{seed}",
-                    tiny_engine.model_path,
+                    tiny_runtime.model_path,
                     seed=seed,
-                    fingerprint=tiny_engine.model_fingerprint,
+                    fingerprint=tiny_runtime.model_fingerprint,
                 )
                 adapter = Adapter(
                     team_id=session.exec(select(Team).where(Team.name == "alice")).one().id,
                     schema_version_id=version["id"],
                     path=path,
-                    base_fingerprint=tiny_engine.model_fingerprint,
+                    base_fingerprint=tiny_runtime.model_fingerprint,
                     manifest={},
                 )
                 session.add(adapter)

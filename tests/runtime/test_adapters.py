@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from service.inference.engine import AdapterRefused, Engine, GenerateRequest
+from runtime import AdapterRefused, GenerateRequest, ModelRuntime
+from service.metrics.prom import PrometheusEvents
 from training.config import TrainingConfig
 from training.finetune import build_manifest, lora_config, save_adapter
 from training.modeling import load_model
@@ -39,49 +40,51 @@ def make_adapter(
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir: Path) -> Engine:
-    engine = Engine(model_path=tiny_model_dir, max_loaded_adapters=2)
-    engine.load()
-    return engine
+def runtime(tiny_model_dir: Path) -> ModelRuntime:
+    runtime = ModelRuntime(
+        model_path=tiny_model_dir, max_loaded_adapters=2, events=PrometheusEvents()
+    )
+    runtime.load()
+    return runtime
 
 
 @pytest.fixture(scope="module")
-def adapters(engine: Engine, tiny_model_dir: Path, tmp_path_factory) -> list[str]:
+def adapters(runtime: ModelRuntime, tiny_model_dir: Path, tmp_path_factory) -> list[str]:
     root = tmp_path_factory.mktemp("adapters")
     return [
-        make_adapter(root / f"a{i}", tiny_model_dir, seed=i, fingerprint=engine.model_fingerprint)
+        make_adapter(root / f"a{i}", tiny_model_dir, seed=i, fingerprint=runtime.model_fingerprint)
         for i in range(3)
     ]
 
 
-def answer(engine: Engine, adapter: str | None) -> str:
+def answer(runtime: ModelRuntime, adapter: str | None) -> str:
     request = GenerateRequest(schema=SCHEMA, input="hello", mode="unconstrained", max_tokens=12)
-    return engine.generate(request, adapter=adapter).raw
+    return runtime.generate(request, adapter=adapter).raw
 
 
-def test_each_request_gets_its_own_adapter_and_the_base_stays_the_base(engine, adapters):
-    base = answer(engine, None)
-    first, second = answer(engine, adapters[0]), answer(engine, adapters[1])
+def test_each_request_gets_its_own_adapter_and_the_base_stays_the_base(runtime, adapters):
+    base = answer(runtime, None)
+    first, second = answer(runtime, adapters[0]), answer(runtime, adapters[1])
     assert first != base
     assert second != first
     # Interleaved: switching back gives the same answers (greedy), no reload of the model.
-    assert answer(engine, None) == base
-    assert answer(engine, adapters[0]) == first
-    assert answer(engine, adapters[1]) == second
+    assert answer(runtime, None) == base
+    assert answer(runtime, adapters[0]) == first
+    assert answer(runtime, adapters[1]) == second
 
 
-def test_least_recently_used_adapter_is_evicted_and_reloads(engine, adapters):
-    first = answer(engine, adapters[0])
-    answer(engine, adapters[1])
-    answer(engine, adapters[2])
-    assert engine.loaded_adapters == [adapters[1], adapters[2]]
-    assert answer(engine, adapters[0]) == first
-    assert engine.loaded_adapters == [adapters[2], adapters[0]]
+def test_least_recently_used_adapter_is_evicted_and_reloads(runtime, adapters):
+    first = answer(runtime, adapters[0])
+    answer(runtime, adapters[1])
+    answer(runtime, adapters[2])
+    assert runtime.loaded_adapters == [adapters[1], adapters[2]]
+    assert answer(runtime, adapters[0]) == first
+    assert runtime.loaded_adapters == [adapters[2], adapters[0]]
 
 
-def test_auto_mode_uses_the_adapter_first_then_constrained(engine, adapters):
+def test_auto_mode_uses_the_adapter_first_then_constrained(runtime, adapters):
     request = GenerateRequest(schema=SCHEMA, input="hello", mode="auto", max_tokens=40)
-    result = engine.generate(request, adapter=adapters[0])
+    result = runtime.generate(request, adapter=adapters[0])
     assert result.attempts[0].decoding == "unconstrained"
     if not result.attempts[0].valid:
         assert result.decoding.startswith("constrained:")
@@ -92,34 +95,34 @@ def refusals() -> float:
     return REGISTRY.get_sample_value("formwright_adapter_refusals_total") or 0.0
 
 
-def test_a_tampered_adapter_is_refused(engine, tiny_model_dir, tmp_path):
+def test_a_tampered_adapter_is_refused(runtime, tiny_model_dir, tmp_path):
     path = Path(
-        make_adapter(tmp_path / "t", tiny_model_dir, seed=7, fingerprint=engine.model_fingerprint)
+        make_adapter(tmp_path / "t", tiny_model_dir, seed=7, fingerprint=runtime.model_fingerprint)
     )
     weights = path / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-16])
     before = refusals()
     with pytest.raises(AdapterRefused, match="sha256 mismatch"):
-        answer(engine, str(path))
-    assert str(path) not in engine.loaded_adapters
+        answer(runtime, str(path))
+    assert str(path) not in runtime.loaded_adapters
     assert refusals() == before + 1
 
 
-def test_an_adapter_for_another_base_model_is_refused(engine, tiny_model_dir, tmp_path):
+def test_an_adapter_for_another_base_model_is_refused(runtime, tiny_model_dir, tmp_path):
     path = make_adapter(tmp_path / "f", tiny_model_dir, seed=8, fingerprint="sha256:other")
     before = refusals()
     with pytest.raises(AdapterRefused, match="another base model"):
-        answer(engine, path)
+        answer(runtime, path)
     assert refusals() == before + 1
 
 
-def test_an_adapter_the_engine_cannot_serve_is_refused(engine, tiny_model_dir, tmp_path):
-    fingerprint = engine.model_fingerprint
+def test_an_adapter_the_engine_cannot_serve_is_refused(runtime, tiny_model_dir, tmp_path):
+    fingerprint = runtime.model_fingerprint
     path = make_adapter(
         tmp_path / "d", tiny_model_dir, seed=9, fingerprint=fingerprint, use_dora=True
     )
     before = refusals()
     with pytest.raises(AdapterRefused, match="cannot be served: only plain LoRA"):
-        answer(engine, path)
-    assert path not in engine.loaded_adapters
+        answer(runtime, path)
+    assert path not in runtime.loaded_adapters
     assert refusals() == before + 1

@@ -1,4 +1,4 @@
-"""A bounded, per-team fair queue in front of the engine.
+"""A bounded, per-team fair queue in front of the model runtime.
 
 Admission: at most `capacity` requests wait or run, and one team may hold at most
 `per_team` of those places, so a flooding team gets 429s while others still get in.

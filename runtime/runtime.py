@@ -1,10 +1,11 @@
-"""The inference engine: one base model, prompts, decoding, full validation. No HTTP here.
+"""The model runtime: one base model, prompts, decoding, full validation. No HTTP, no database.
 
 Threading: `generate` may be called from any thread (the HTTP layer's pool). Grammar compiles run
 in the calling thread, so a slow compile never holds up other requests; the model itself is
 used by one thread, the batcher's, which decodes the rows of concurrent requests — base model
-or any attached adapters (lora.py), each row with its own grammar — as one batch (see
-batching.py). Queueing and admission are the caller's (the HTTP layer's fair scheduler).
+or any attached adapters (adapters.py, lora.py), each row with its own grammar — as one batch
+(see batcher.py). Queueing and admission are the caller's (scheduler.FairScheduler). What
+happens is reported to `events` (events.py).
 """
 
 from __future__ import annotations
@@ -18,20 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from service.inference.batching import Batcher, Pending
-from service.inference.decoding import (
+from runtime.adapters import AdapterCache, AdapterRefused
+from runtime.batcher import Batcher, Pending
+from runtime.decode import Generation, Row, generate_batch
+from runtime.events import RuntimeEvents
+from runtime.grammar import GrammarCompileError
+from runtime.grammar.compiler import (
     DEFAULT_BACKEND_ORDER,
     DEFAULT_CACHE_SIZE,
     DEFAULT_COMPILE_TIMEOUT_S,
     CompiledGrammar,
-    Generation,
-    GrammarCompileError,
     GrammarCompiler,
-    Row,
-    generate_batch,
+    schema_key,
 )
-from service.inference.lora import Lora, LoraBank, UnsupportedAdapter, read_adapter
-from service.metrics import prom
 
 if TYPE_CHECKING:
     from schemas.errors import Issue
@@ -42,12 +42,8 @@ Mode = Literal["auto", "constrained", "unconstrained"]
 MODES: tuple[str, ...] = ("auto", "constrained", "unconstrained")
 
 
-class AdapterRefused(RuntimeError):
-    """An adapter that must not be served: altered files, or trained for another base model."""
-
-
-class EngineNotReady(RuntimeError):
-    """The base model is still loading (or failed to load: see `Engine.error`)."""
+class RuntimeNotReady(RuntimeError):
+    """The base model is still loading (or failed to load: see `ModelRuntime.error`)."""
 
 
 @dataclass
@@ -100,7 +96,7 @@ class GenerateResult:
     finish_reason: str | None = None
 
 
-class Engine:
+class ModelRuntime:
     """Holds one base model + tokenizer and answers `GenerateRequest`s."""
 
     def __init__(
@@ -116,6 +112,7 @@ class Engine:
         max_loaded_adapters: int = 8,
         max_batch_size: int = 8,
         batch_wait_ms: float = 5.0,
+        events: RuntimeEvents | None = None,
     ) -> None:
         # model_path (an already resolved dir) wins over model_spec (FORMWRIGHT_BASE_MODEL).
         self.model_spec = model_spec
@@ -135,7 +132,8 @@ class Engine:
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.max_loaded_adapters = max(1, max_loaded_adapters)
-        self._lora: LoraBank | None = None  # attached adapters, by path (created with the model)
+        self.events = events or RuntimeEvents()
+        self.adapters: AdapterCache | None = None  # created with the model
         self._callers = 0  # requests inside `generate`: who may still join a batch
         self._callers_lock = threading.Lock()
         self._batcher = Batcher(
@@ -144,6 +142,7 @@ class Engine:
             wait_ms=batch_wait_ms,
             max_adapters=self.max_loaded_adapters,
             callers=lambda: self._callers,
+            events=self.events,
         )
         # Schemas registered while the model loads: compiled as soon as it is ready.
         self._pending_warm: dict[str, dict[str, Any]] = {}
@@ -163,7 +162,7 @@ class Engine:
         """Load the model in a background thread; returns at once (/healthz stays instant)."""
         if self._thread is not None or self.ready:
             return
-        self._thread = threading.Thread(target=self._load_logged, name="engine-load", daemon=True)
+        self._thread = threading.Thread(target=self._load_logged, name="model-load", daemon=True)
         self._thread.start()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
@@ -193,7 +192,12 @@ class Engine:
             model, tokenizer = load_model(self.model_path, device=self.device)
             self.model_fingerprint = model_fingerprint(self.model_path)
             self.model, self.tokenizer = model, tokenizer
-            self._lora = LoraBank(model)
+            self.adapters = AdapterCache(
+                model,
+                capacity=self.max_loaded_adapters,
+                model_fingerprint=self.model_fingerprint,
+                events=self.events,
+            )
             self.grammars = GrammarCompiler(
                 tokenizer,
                 backends=self.backends,
@@ -210,7 +214,7 @@ class Engine:
 
     def _require_ready(self) -> None:
         if not self.ready:
-            raise EngineNotReady(self.error or "the base model is still loading")
+            raise RuntimeNotReady(self.error or "the base model is still loading")
 
     # ---------------------------------------------------------------- helpers
 
@@ -224,8 +228,6 @@ class Engine:
 
         Before the model is loaded the schema is remembered (bounded) and compiled right after.
         """
-        from service.inference.decoding import schema_key
-
         if self.grammars is not None and self.ready:
             self.grammars.warm(schema, schema_fingerprint=schema_fingerprint)
             return
@@ -354,20 +356,20 @@ class Engine:
     def _decode(self, batch: list[Pending]) -> list[Generation | Exception | None]:
         """The batcher's call: attach the rows' adapters, decode the batch. A refused adapter
         fails its own rows only."""
+        assert self.adapters is not None
         results: list[Generation | Exception | None] = [None] * len(batch)
         live = []
         for i, item in enumerate(batch):
             try:
                 if item.adapter is not None:
-                    self._attach(item.adapter)
+                    self.adapters.attach(item.adapter)
                 live.append(i)
             except AdapterRefused as exc:
                 results[i] = exc
         if not live:
             return results
-        assert self._lora is not None
         first = batch[live[0]]  # sampled rows come alone; greedy ones share temperature 0
-        with self._lora.rows([batch[i].adapter for i in live]):
+        with self.adapters.bank.rows([batch[i].adapter for i in live]):
             generations = generate_batch(
                 self.model,
                 self.tokenizer,
@@ -379,50 +381,10 @@ class Engine:
             results[i] = generation
         return results
 
-    # ---------------------------------------------------------------- adapters
-
-    def _read_adapter(self, path: str) -> dict[str, Lora]:
-        """The adapter's LoRA tensors, once its files match its manifest and its base model;
-        AdapterRefused otherwise."""
-        from training.finetune import MANIFEST, verify_adapter
-
-        problems = verify_adapter(Path(path))
-        if problems:
-            raise AdapterRefused(f"adapter {path} is damaged: {'; '.join(problems)}")
-        manifest = json.loads((Path(path) / MANIFEST).read_text())
-        if manifest.get("base_model_fingerprint") != self.model_fingerprint:
-            raise AdapterRefused(f"adapter {path} was trained for another base model")
-        try:
-            return read_adapter(Path(path), self.model)
-        except UnsupportedAdapter as exc:
-            raise AdapterRefused(f"adapter {path} cannot be served: {exc}") from exc
-
-    def _attach(self, path: str) -> None:
-        """Make the adapter at `path` ready for a batch, loading it (LRU) if needed. Batcher
-        thread. Loading reads its tensors (nothing is injected into the model)."""
-        assert self._lora is not None
-        adapters = self._lora.adapters
-        if path in adapters:
-            prom.ADAPTER_HITS.inc()
-            adapters.move_to_end(path)
-            return
-        prom.ADAPTER_MISSES.inc()
-        start = time.perf_counter()
-        try:
-            loras = self._read_adapter(path)
-        except AdapterRefused:
-            prom.ADAPTER_REFUSALS.inc()
-            raise
-        if len(adapters) >= self.max_loaded_adapters:
-            adapters.popitem(last=False)
-            prom.ADAPTER_EVICTIONS.inc()
-        self._lora.add(path, loras)
-        prom.ADAPTER_LOAD.observe(time.perf_counter() - start)
-        prom.ADAPTERS_LOADED.set(len(adapters))
-
     @property
     def loaded_adapters(self) -> list[str]:
-        return list(self._lora.adapters) if self._lora else []
+        """The attached adapters' paths, least recently used first."""
+        return self.adapters.paths if self.adapters else []
 
 
 def _issue(message: str, keyword: str | None = None) -> Issue:

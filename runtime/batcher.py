@@ -2,7 +2,7 @@
 
 `submit` blocks its caller until its row is decoded. One daemon thread owns the model: it takes
 the oldest waiting row, gathers more for up to `wait_ms` — no wait at all once every request
-inside the engine has a row waiting, so a request alone starts at once — and decodes up to
+inside the runtime has a row waiting, so a request alone starts at once — and decodes up to
 `max_batch_size` rows with one call. Rows that cannot share a batch go to the next one: a
 sampled row (its seed drives torch's global RNG) runs alone, and a batch holds at most
 `max_adapters` distinct adapters (so attaching one never evicts another of the same batch).
@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.metrics import prom
+from runtime.events import RuntimeEvents
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,16 @@ class Batcher:
         wait_ms: float,
         max_adapters: int,
         callers: Callable[[], int],
+        events: RuntimeEvents,
     ) -> None:
         """`decode(batch)` returns one result (or exception instance) per row, in order;
-        `callers()` is how many requests could still submit a row (those inside the engine)."""
+        `callers()` is how many requests could still submit a row (those inside the runtime)."""
         self.decode = decode
         self.max_batch_size = max(1, max_batch_size)
         self.wait_s = max(0.0, wait_ms) / 1000
         self.max_adapters = max(1, max_adapters)
         self.callers = callers
+        self.events = events
         self._waiting: deque[Pending] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -76,7 +78,7 @@ class Batcher:
                 self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
                 self._thread.start()
             self._waiting.append(pending)
-            prom.BATCH_QUEUE_DEPTH.set(len(self._waiting))
+            self.events.batch_queue(depth=len(self._waiting))
             self._cond.notify_all()
         return pending.future.result()
 
@@ -113,7 +115,7 @@ class Batcher:
         ):
             self._cond.wait(remaining)
         batch = self._take()
-        prom.BATCH_QUEUE_DEPTH.set(len(self._waiting))
+        self.events.batch_queue(depth=len(self._waiting))
         return batch
 
     def _loop(self) -> None:
@@ -121,9 +123,7 @@ class Batcher:
             with self._cond:
                 batch = self._gather()
             now = time.monotonic()
-            for item in batch:
-                prom.BATCH_WAIT.observe(now - item.since)
-            prom.BATCH_SIZE.observe(len(batch))
+            self.events.batch_started(waits_s=[now - item.since for item in batch])
             try:
                 results = self.decode(batch)
             except BaseException as exc:  # noqa: BLE001 - every row of the batch gets it

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,15 +81,15 @@ def read_adapter(path: Path, model: Any) -> dict[str, Lora]:
 
 
 class LoraBank:
-    """The attached adapters (by key) and the hooks that apply them to a batch's rows.
+    """The attached adapters' tensors (by key) and the hooks that apply them to a batch's rows.
 
-    Used by one thread at a time (the batcher's).
+    Which adapters stay attached is the AdapterCache's decision (runtime/adapters.py). Used by
+    one thread at a time (the batcher's).
     """
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        # Least recently used first (the engine's LRU order).
-        self.adapters: OrderedDict[str, dict[str, Lora]] = OrderedDict()
+        self.adapters: dict[str, dict[str, Lora]] = {}
         self._hooked: set[str] = set()
         self._batch: dict[str, tuple[Any, Any]] | None = None
 
@@ -103,6 +102,10 @@ class LoraBank:
                 modules[name].register_forward_hook(self._hook(name))
             self._hooked |= unhooked
         self.adapters[key] = loras
+
+    def remove(self, key: str) -> None:
+        """Drop an adapter's tensors (its hooks stay: they cost nothing without a batch)."""
+        del self.adapters[key]
 
     @contextmanager
     def rows(self, keys: Sequence[str | None]) -> Iterator[None]:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from service.inference.lora import LoraBank, UnsupportedAdapter, read_adapter
-from tests.inference.test_adapters import make_adapter
+from runtime.lora import LoraBank, UnsupportedAdapter, read_adapter
+from tests.runtime.test_adapters import make_adapter
 from training.modeling import load_model
 
 TEXTS = ["hello there", "hi", "a somewhat longer input, padded less"]

@@ -1,0 +1,56 @@
+"""`formwright adapters ...`: list, promote and roll back trained adapters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from cli.output import (
+    JsonOpt,
+    api,
+    print_json,
+    say,
+    table,
+    when,
+)
+
+if TYPE_CHECKING:
+    pass
+
+app = typer.Typer(help="Trained adapters: list, promote, roll back.", no_args_is_help=True)
+
+
+@app.command("list")
+def adapters_list(name: str, as_json: JsonOpt = False) -> None:
+    """A schema's adapters, newest first; the active one serves requests."""
+    with api(as_json=as_json) as client:
+        adapters = client.list_adapters(name)
+    if as_json:
+        print_json(adapters)
+        return
+    rows = [
+        [a["id"], a["version"], "yes" if a["active"] else "", a.get("job_id") or "",
+         when(a.get("promoted_at")), when(a.get("created_at"))]
+        for a in adapters
+    ]  # fmt: skip
+    table(None, ["id", "version", "active", "job", "promoted", "created"], rows)
+
+
+@app.command("promote")
+def adapters_promote(adapter_id: int) -> None:
+    """Serve this adapter for its schema version."""
+    with api() as client:
+        adapter = client.adapter_action(adapter_id, "promote")
+    say(f"adapter {adapter['id']} now serves {adapter['name']} version {adapter['version']}")
+
+
+@app.command("rollback")
+def adapters_rollback(adapter_id: int) -> None:
+    """Stop serving this adapter; the one it replaced (or the base model) serves again."""
+    with api() as client:
+        adapter = client.adapter_action(adapter_id, "rollback")
+    say(f"adapter {adapter['id']} rolled back for {adapter['name']} version {adapter['version']}")
+
+
+# --- generate --------------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""`formwright examples ...`: add, import, list and export example pairs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.output import (
+    JsonOpt,
+    VersionOpt,
+    api,
+    dumps_json,
+    print_json,
+    say,
+    short,
+    table,
+)
+
+if TYPE_CHECKING:
+    pass
+
+app = typer.Typer(help="Add, import and export example pairs.", no_args_is_help=True)
+
+
+@app.command("add")
+def examples_add(
+    name: str,
+    input: Annotated[str, typer.Option("--input", help="The input text.")],
+    output: Annotated[
+        str | None,
+        typer.Option("--output", help="The expected JSON (omit for an unlabeled input)."),
+    ] = None,
+    version: VersionOpt = None,
+) -> None:
+    """Add one example pair (or one unlabeled input)."""
+    row: dict[str, Any] = {"input": input}
+    if output is not None:
+        try:
+            row["output"] = json.loads(output)
+        except ValueError as exc:
+            say(f"error: --output is not valid JSON: {exc}", style="bold red", stderr=True)
+            raise typer.Exit(1) from exc
+    with api() as client:
+        result = client.add_examples(name, [row], version=version)
+    what = "duplicate, not added" if result["duplicates"] else f"id {result['ids'][0]}"
+    say(f"added to {result['name']} version {result['version']} ({what})")
+
+
+@app.command("import")
+def examples_import(
+    name: str,
+    file: Annotated[Path, typer.Argument(help="JSONL, one {input, output} per line ('-': stdin).")],
+    version: VersionOpt = None,
+) -> None:
+    """Import a JSONL file: all rows or none; every bad row is listed with its line."""
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    except OSError as exc:
+        say(f"error: cannot read {file}: {exc.strerror}", style="bold red", stderr=True)
+        raise typer.Exit(1) from exc
+    # The server numbers rows without blank lines; map them back to the file's lines.
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    with api(lines=lines) as client:
+        result = client.import_examples(name, text, version=version)
+    say(
+        f"imported {result['added']} examples into {result['name']} version {result['version']}"
+        f" ({result['duplicates']} duplicates skipped)"
+    )
+
+
+@app.command("list")
+def examples_list(
+    name: str,
+    version: VersionOpt = None,
+    labeled: Annotated[
+        bool | None, typer.Option("--labeled/--unlabeled", help="Only one kind.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A schema's examples, oldest first."""
+    with api(as_json=as_json) as client:
+        rows = list(client.list_examples(name, version=version, labeled=labeled))
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        f"{name}: {len(rows)} examples",
+        ["id", "source", "input", "output"],
+        [[r["id"], r["source"], short(r["input"], 50),
+          short(r["output"], 60) if r["labeled"] else "(unlabeled)"] for r in rows],
+    )  # fmt: skip
+
+
+@app.command("export")
+def examples_export(
+    name: str,
+    version: VersionOpt = None,
+    labeled: Annotated[
+        bool | None, typer.Option("--labeled/--unlabeled", help="Only one kind.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON list instead of JSONL.")
+    ] = False,
+) -> None:
+    """Print a schema's examples as JSONL (what `examples import` reads)."""
+    with api(as_json=as_json) as client:
+        rows = [
+            {"input": r["input"], **({"output": r["output"]} if r["labeled"] else {})}
+            for r in client.list_examples(name, version=version, labeled=labeled)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        sys.stdout.write(dumps_json(row, pretty=False) + "\n")

@@ -1,0 +1,148 @@
+"""The decode driver: a batch of rows, each with its own grammar (or none) and budget, through
+`model.generate(..., logits_processor=[GrammarLogitsProcessor])`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.grammar.compiler import CompiledGrammar
+from runtime.grammar.processor import GrammarLogitsProcessor
+
+
+@dataclass
+class Generation:
+    """Token-level result of one generated row."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (eos) | "length" (max_tokens ran out)
+
+
+@dataclass
+class Row:
+    """One completion to decode: a chat-formatted prompt, its grammar (None = free) and budget."""
+
+    prompt: str
+    grammar: CompiledGrammar | None
+    max_tokens: int
+
+
+class RowBudgets:
+    """A stopping criterion that ends each row at its own max_tokens (the batch runs to the
+    largest); a stopped row is padded by generate and cut back to its budget afterwards."""
+
+    def __init__(self, prompt_width: int, budgets: Sequence[int]) -> None:
+        self.prompt_width = prompt_width
+        self.budgets = budgets
+
+    def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+        import torch
+
+        made = input_ids.shape[1] - self.prompt_width
+        return torch.tensor([made >= b for b in self.budgets], device=input_ids.device)
+
+
+def generate_batch(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Row],
+    *,
+    temperature: float = 0.0,
+    seed: int | None = None,
+) -> list[Generation]:
+    """Decode `rows` as one left-padded batch; greedy at temperature 0.
+
+    Each row keeps its own grammar (one matcher a row) and budget; its adapter is the caller's
+    (runtime.lora.LoraBank.rows). A row that finishes early is padded until the last one finishes
+    (no continuous batching), so the batch keeps its rows in place. Greedy rows give
+    the same tokens as decoded alone, up to floating-point ties.
+
+    Not thread-safe: the caller serializes use of `model` (sampling seeds torch's global RNG).
+    """
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+    enc = tokenizer(
+        [row.prompt for row in rows],
+        return_tensors="pt",
+        padding=True,
+        padding_side="left",
+        add_special_tokens=False,
+    )
+    device = next(model.parameters()).device
+    input_ids = enc["input_ids"].to(device)
+    attention_mask = enc["attention_mask"].to(device)
+    width = input_ids.shape[1]
+    budgets = [row.max_tokens for row in rows]
+    eos = int(tokenizer.eos_token_id)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    do_sample = temperature > 0
+    config = GenerationConfig(
+        max_new_tokens=max(budgets),
+        do_sample=do_sample,
+        temperature=temperature if do_sample else None,
+        top_k=0 if do_sample else None,  # plain temperature sampling: no hidden top-k cut
+        top_p=1.0 if do_sample else None,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+    processors = LogitsProcessorList()
+    if any(row.grammar is not None for row in rows):
+        matchers = [row.grammar.matcher() if row.grammar else None for row in rows]
+        processors.append(
+            GrammarLogitsProcessor(matchers, eos_token_id=eos, vocab_size=len(tokenizer))
+        )
+    stopping = StoppingCriteriaList()
+    if len(set(budgets)) > 1:
+        stopping.append(RowBudgets(width, budgets))
+    if do_sample and seed is not None:
+        torch.manual_seed(seed)
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            generation_config=config,
+            logits_processor=processors,
+            stopping_criteria=stopping,
+        )
+    generations = []
+    for i, budget in enumerate(budgets):
+        new = out[i, width : width + budget].tolist()
+        finish = "length"
+        if eos in new:
+            new = new[: new.index(eos) + 1]
+            finish = "stop"
+        generations.append(
+            Generation(
+                text=tokenizer.decode(new, skip_special_tokens=True),
+                prompt_tokens=int(attention_mask[i].sum()),
+                completion_tokens=len(new),
+                finish_reason=finish,
+            )
+        )
+    return generations
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    *,
+    grammar: CompiledGrammar | None,
+    max_tokens: int,
+    temperature: float = 0.0,
+    seed: int | None = None,
+) -> Generation:
+    """One completion for `prompt` (already chat-formatted): a batch of one."""
+    (generation,) = generate_batch(
+        model,
+        tokenizer,
+        [Row(prompt, grammar, max_tokens)],
+        temperature=temperature,
+        seed=seed,
+    )
+    return generation
