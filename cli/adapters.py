@@ -23,7 +23,7 @@ app = typer.Typer(help="Trained adapters: list, promote, roll back.", no_args_is
 
 @app.command("list")
 def adapters_list(name: str, as_json: JsonOpt = False) -> None:
-    """A schema's adapters, newest first; the active one serves requests."""
+    """A schema's adapters, newest first, with their directories; the active one serves."""
     with api(as_json=as_json) as client:
         adapters = client.list_adapters(name)
     if as_json:
@@ -31,10 +31,10 @@ def adapters_list(name: str, as_json: JsonOpt = False) -> None:
         return
     rows = [
         [a["id"], a["version"], "yes" if a["active"] else "", a.get("job_id") or "",
-         when(a.get("promoted_at")), when(a.get("created_at"))]
+         when(a.get("promoted_at")), when(a.get("created_at")), a.get("path", "")]
         for a in adapters
     ]  # fmt: skip
-    table(None, ["id", "version", "active", "job", "promoted", "created"], rows)
+    table(None, ["id", "version", "active", "job", "promoted", "created", "directory"], rows)
 
 
 @app.command("promote")

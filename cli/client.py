@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,30 @@ DEFAULT_TIMEOUT_S = 30.0
 GENERATE_TIMEOUT_S = 180.0
 UPLOAD_TIMEOUT_S = 300.0
 PAGE_LIMIT = 200
+# Waiting out a 503 `model_loading` or a 429: the first start converts the base model (~20 s
+# on a 2-core CPU) and a full queue drains in seconds, so five minutes is patience, not a hang.
+RETRY_BUDGET_S = 300.0
+RETRY_MAX_WAIT_S = 30.0  # one wait, whatever Retry-After says
+RETRY_DEFAULT_S = 5.0  # when Retry-After is missing or not a number of seconds
+
+
+def retry_delay(response: httpx.Response) -> float | None:
+    """How long to wait before sending again, or None when the answer is final. Only a busy
+    server (429) or one still loading its model (503 `model_loading`) is worth waiting for."""
+    if response.status_code == 503:
+        try:
+            loading = response.json().get("error") == "model_loading"
+        except (ValueError, AttributeError):
+            loading = False
+        if not loading:
+            return None
+    elif response.status_code != 429:
+        return None
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        seconds = RETRY_DEFAULT_S
+    return min(max(seconds, 0.0), RETRY_MAX_WAIT_S)
 
 
 class ApiError(Exception):
@@ -129,9 +154,17 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[str], None] | None = None,
+        retry_budget_s: float = RETRY_BUDGET_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`on_retry` hears why and how long the client waits before sending a request again
+        (429, 503 `model_loading`); it waits at most `retry_budget_s` in all per request."""
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.on_retry = on_retry
+        self.retry_budget_s = retry_budget_s
+        self.sleep = sleep
         headers = {"User-Agent": "formwright-cli"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -173,6 +206,23 @@ class Client:
             kwargs["content"] = content
         if timeout is not None:
             kwargs["timeout"] = timeout
+        waited = 0.0
+        while True:
+            response = self._send(method, path, kwargs)
+            delay = retry_delay(response)
+            if delay is None or waited + delay > self.retry_budget_s:
+                break
+            if self.on_retry is not None:
+                reason = ApiError.from_response(response).detail
+                self.on_retry(
+                    f"{reason} (HTTP {response.status_code}) Retrying in {delay:g} s "
+                    f"(waited {waited:g} s of at most {self.retry_budget_s:g} s)."
+                )
+            self.sleep(delay)
+            waited += delay
+        return self._decode(method, path, response)
+
+    def _send(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
         try:
             try:
                 response = self._http.request(method, path, **kwargs)
@@ -192,6 +242,9 @@ class Client:
                 "running there? Set FORMWRIGHT_URL or run `formwright login --url ...`.",
                 code="connection_error",
             ) from exc
+        return response
+
+    def _decode(self, method: str, path: str, response: httpx.Response) -> Any:
         if response.status_code == 401 and not self.api_key:
             raise ApiError(
                 "No API key: set FORMWRIGHT_API_KEY or run `formwright login`.",

@@ -110,11 +110,16 @@ def fail(exc: ApiError, *, as_json: bool = False, lines: list[int] | None = None
 
 @contextmanager
 def api(*, as_json: bool = False, lines: list[int] | None = None) -> Iterator[Client]:
-    """A client from FORMWRIGHT_URL/FORMWRIGHT_API_KEY or the login file; errors exit 1."""
+    """A client from FORMWRIGHT_URL/FORMWRIGHT_API_KEY or the login file; errors exit 1.
+
+    A server still loading its model (503) or busy (429) is waited for, with a message."""
     from cli.client import ApiError, Client
 
+    def waiting(message: str) -> None:
+        say(message, style="yellow", stderr=True)
+
     try:
-        client = Client.from_env()
+        client = Client.from_env(on_retry=waiting)
     except ApiError as exc:
         fail(exc, as_json=as_json)
     try:

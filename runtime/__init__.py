@@ -6,6 +6,7 @@ imported lazily, so importing this package is cheap.
 """
 
 from runtime.adapters import AdapterRefused
+from runtime.decode import RowWatch
 from runtime.events import RuntimeEvents
 from runtime.grammar import GrammarCompileError, GrammarTimeout
 from runtime.runtime import (
@@ -33,6 +34,7 @@ __all__ = [
     "Mode",
     "ModelRuntime",
     "QueueFull",
+    "RowWatch",
     "RuntimeEvents",
     "RuntimeNotReady",
     "Usage",

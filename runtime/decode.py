@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ class Generation:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str  # "stop" (eos) | "length" (max_tokens ran out)
+    finish_reason: str  # "stop" (eos) | "length" (max_tokens ran out) | "cancelled"
 
 
 @dataclass
@@ -28,6 +29,62 @@ class Row:
     prompt: str
     grammar: CompiledGrammar | None
     max_tokens: int
+    watch: RowWatch | None = None
+
+
+class RowWatch:
+    """A caller's window on one row while it decodes: the text as its tokens are chosen, and a
+    way to stop it (a client that went away). Calls come from the decoding thread."""
+
+    def __init__(self, on_text: Callable[[str], None] | None = None) -> None:
+        self.on_text = on_text
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+class Watchers:
+    """A stopping criterion that feeds each watched row's new text to its watch after every
+    step and stops the rows whose watch was cancelled (the others decode on unchanged)."""
+
+    def __init__(
+        self, tokenizer: Any, prompt_width: int, rows: Sequence[Row], eos_token_id: int
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_width = prompt_width
+        self.rows = rows
+        self.eos = eos_token_id
+        self.ids: list[list[int]] = [[] for _ in rows]
+        self.sent = [""] * len(rows)
+        self.done = [False] * len(rows)
+
+    def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+        import torch
+
+        made = input_ids.shape[1] - self.prompt_width
+        for i, row in enumerate(self.rows):
+            watch = row.watch
+            if watch is None or self.done[i]:
+                continue
+            token = int(input_ids[i, -1])
+            if token == self.eos or made > row.max_tokens or watch.cancelled:
+                self.done[i] = True
+                continue
+            self.ids[i].append(token)
+            text = self.tokenizer.decode(self.ids[i], skip_special_tokens=True)
+            # A character split across tokens decodes as U+FFFD until its last byte comes.
+            if watch.on_text and not text.endswith("\ufffd") and len(text) > len(self.sent[i]):
+                watch.on_text(text[len(self.sent[i]) :])
+                self.sent[i] = text
+        return torch.tensor(
+            [row.watch is not None and row.watch.cancelled for row in self.rows],
+            device=input_ids.device,
+        )
 
 
 class RowBudgets:
@@ -99,6 +156,8 @@ def generate_batch(
     stopping = StoppingCriteriaList()
     if len(set(budgets)) > 1:
         stopping.append(RowBudgets(width, budgets))
+    if any(row.watch is not None for row in rows):
+        stopping.append(Watchers(tokenizer, width, rows, eos))
     if do_sample and seed is not None:
         torch.manual_seed(seed)
     with torch.inference_mode():
@@ -113,7 +172,9 @@ def generate_batch(
     for i, budget in enumerate(budgets):
         new = out[i, width : width + budget].tolist()
         finish = "length"
-        if eos in new:
+        if rows[i].watch is not None and rows[i].watch.cancelled:
+            finish = "cancelled"
+        elif eos in new:
             new = new[: new.index(eos) + 1]
             finish = "stop"
         generations.append(

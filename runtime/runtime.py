@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from runtime.adapters import AdapterCache, AdapterRefused
 from runtime.batcher import Batcher, Pending
-from runtime.decode import Generation, Row, generate_batch
+from runtime.decode import Generation, Row, RowWatch, generate_batch
 from runtime.events import RuntimeEvents
 from runtime.grammar import GrammarCompileError
 from runtime.grammar.compiler import (
@@ -35,6 +35,7 @@ from runtime.grammar.compiler import (
 
 if TYPE_CHECKING:
     from schemas.errors import Issue
+    from training.prompts import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class RuntimeNotReady(RuntimeError):
 @dataclass
 class GenerateRequest:
     schema: dict[str, Any]
-    input: str
+    input: str | Conversation  # one text, or user/assistant turns (training.prompts)
     schema_fingerprint: str | None = None
     description: str | None = None
     instructions: str | None = None
@@ -59,6 +60,8 @@ class GenerateRequest:
     max_tokens: int = 256
     temperature: float = 0.0
     seed: int | None = None
+    # Sees the text of every attempt as it is decoded, and can stop it (runtime.decode).
+    watch: RowWatch | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -350,7 +353,7 @@ class ModelRuntime:
         adapter: str | None = None,
     ) -> Generation:
         """Decode one row, batched with whatever other requests' rows are waiting."""
-        row = Row(prompt, grammar, req.max_tokens)
+        row = Row(prompt, grammar, req.max_tokens, req.watch)
         return self._batcher.submit(Pending(row, adapter, req.temperature, req.seed))
 
     def _decode(self, batch: list[Pending]) -> list[Generation | Exception | None]:

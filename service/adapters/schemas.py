@@ -13,6 +13,7 @@ class AdapterPublic(BaseModel):
     job_id: int | None
     active: bool
     base_fingerprint: str
+    path: str  # the adapter's directory (PEFT files + manifest), as the workers wrote it
     evaluation: dict[str, Any] | None
     hyperparameters: dict[str, Any] | None
     replaced_id: int | None
@@ -28,6 +29,7 @@ class AdapterPublic(BaseModel):
             job_id=adapter.job_id,
             active=adapter.active,
             base_fingerprint=adapter.base_fingerprint,
+            path=adapter.path,
             evaluation=adapter.evaluation,
             hyperparameters=adapter.manifest.get("hyperparameters"),
             replaced_id=adapter.replaced_id,

@@ -2,10 +2,11 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from service.deps import SessionDep, TeamDep
-from service.inference import openai_compat, service
+from service.inference import openai_compat, service, streaming
 from service.inference.bodies import ChatCompletionBody, GenerateBody, GeneratePublic
 from service.registry.service import list_subjects
 
@@ -54,25 +55,42 @@ def generate(
 
 
 @router.post("/v1/chat/completions")
-def chat_completions(
-    body: ChatCompletionBody, session: SessionDep, team: TeamDep, inf: InferenceDep
+async def chat_completions(
+    body: ChatCompletionBody,
+    request: Request,
+    session: SessionDep,
+    team: TeamDep,
+    inf: InferenceDep,
 ):
     """OpenAI-compatible: `model` is a schema name (`name@version`), or the base model with
-    an inline `response_format` json_schema."""
-    target, text = openai_compat.chat_target(session, team=team, body=body, settings=inf.settings)
-    result = service.respond(
+    an inline `response_format` json_schema or a tool; conversations, tools and streaming
+    as the OpenAI API has them."""
+    plan = await run_in_threadpool(
+        openai_compat.chat_plan, session, team=team, body=body, settings=inf.settings
+    )
+    options = {
+        "max_tokens": body.max_completion_tokens or body.max_tokens,
+        "temperature": body.temperature or 0.0,
+        "seed": body.seed,
+    }
+    if plan.stream and plan.enforced:
+        return await streaming.stream_as_decoded(
+            inf, request.app.state.db_engine, team=team, plan=plan, **options
+        )
+    result = await run_in_threadpool(
+        service.respond,
         inf,
         session,
         team=team,
-        target=target,
-        input=text,
+        target=plan.target,
+        input=plan.conversation,
         mode="auto",
-        max_tokens=body.max_completion_tokens or body.max_tokens,
-        temperature=body.temperature or 0.0,
-        seed=body.seed,
         endpoint="chat",
+        **options,
     )
-    return openai_compat.chat_completion(result, target, model=body.model)
+    if plan.stream:
+        return streaming.stream_whole(result, plan)
+    return openai_compat.chat_completion(result, plan)
 
 
 @router.get("/v1/models")

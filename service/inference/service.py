@@ -16,6 +16,7 @@ from runtime import (
     GrammarCompileError,
     ModelRuntime,
     QueueFull,
+    RowWatch,
     RuntimeNotReady,
 )
 from schemas.errors import Issue
@@ -25,6 +26,7 @@ from service.errors import FormwrightError, Unavailable, Unprocessable
 from service.metrics.prom import observe_generation
 from service.models import Adapter, Example, RequestLog, SchemaVersion, Subject, Team
 from service.registry.service import prepare_schema, resolve_version
+from training.prompts import Conversation
 
 FEW_SHOT = 3
 log = logging.getLogger(__name__)
@@ -100,13 +102,17 @@ def generate(
     *,
     team: Team,
     target: Target,
-    input: str,
+    input: str | Conversation,
     mode: str,
     max_tokens: int | None,
     temperature: float,
     seed: int | None,
+    watch: RowWatch | None = None,
 ) -> GenerateResult:
-    """Admit, queue and run one generation; raise the right 4xx/5xx error family member."""
+    """Admit, queue and run one generation; raise the right 4xx/5xx error family member.
+
+    `input` is one text (`generate`) or a conversation (chat); `watch` streams the answer's
+    text as it is decoded and lets the caller stop it."""
     settings = inference.settings
     runtime = inference.runtime
     max_tokens = max_tokens or settings.default_max_tokens
@@ -126,14 +132,17 @@ def generate(
             code="model_loading",
             headers={"Retry-After": "5"},
         )
-    tokens = runtime.count_tokens(input)
+    texts, what, path = (
+        ([input], "input", "/input")
+        if isinstance(input, str)
+        else ([t["content"] for t in input], "conversation", "/messages")
+    )
+    tokens = sum(runtime.count_tokens(text) for text in texts)
     if tokens > settings.max_input_tokens:
         raise Unprocessable(
-            f"The input is {tokens} tokens; at most {settings.max_input_tokens} are accepted.",
+            f"The {what} is {tokens} tokens; at most {settings.max_input_tokens} are accepted.",
             code="input_too_long",
-            errors=[
-                {"path": "/input", "message": f"{tokens} tokens > {settings.max_input_tokens}"}
-            ],
+            errors=[{"path": path, "message": f"{tokens} tokens > {settings.max_input_tokens}"}],
         )
     request = GenerateRequest(
         schema=target.schema,
@@ -146,6 +155,7 @@ def generate(
         max_tokens=max_tokens,
         temperature=temperature,
         seed=seed,
+        watch=watch,
     )
 
     def run() -> GenerateResult:
@@ -203,7 +213,7 @@ def log_request(
     target: Target,
     endpoint: str,
     mode: str,
-    input: str,
+    input: str | Conversation,
     result: GenerateResult | None,
     status_code: int,
     error: str | None = None,
@@ -232,7 +242,7 @@ def log_request(
             entry.output = result.output
             entry.raw = result.raw if not result.valid else None
     if team.log_payloads:
-        entry.input = input
+        entry.input = input if isinstance(input, str) else dumps(list(input))
     observe_generation(
         team=team.name,
         schema=target.subject.name if target.subject else None,
@@ -253,12 +263,13 @@ def respond(
     *,
     team: Team,
     target: Target,
-    input: str,
+    input: str | Conversation,
     mode: str,
     max_tokens: int | None,
     temperature: float,
     seed: int | None,
     endpoint: str,
+    watch: RowWatch | None = None,
 ) -> GenerateResult:
     """Generate and log; an unconformant answer (outside `unconstrained`) becomes a 422."""
     start = time.perf_counter()
@@ -275,6 +286,7 @@ def respond(
             max_tokens=max_tokens,
             temperature=temperature,
             seed=seed,
+            watch=watch,
         )
     except FormwrightError as exc:
         if exc.status_code == 504:
@@ -292,6 +304,20 @@ def respond(
             )
             session.commit()  # the log must survive the error
         raise
+    if result.finish_reason == "cancelled":
+        # The client went away mid-stream: nobody reads this answer, the log says why it ended.
+        log_request(
+            session,
+            team=team,
+            target=target,
+            endpoint=endpoint,
+            mode=mode,
+            input=input,
+            result=result,
+            status_code=499,
+            error="cancelled",
+        )
+        return result
     if not result.valid and mode != "unconstrained":
         error = unconformant(result)
         log_request(

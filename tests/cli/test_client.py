@@ -174,3 +174,63 @@ def test_a_dropped_keepalive_connection_is_retried_once_for_get_only():
             client.cancel_job(1)
     assert calls == {"GET": 2, "POST": 1}
     assert caught.value.code == "connection_error"
+
+
+def test_a_loading_or_busy_server_is_waited_for_as_retry_after_says():
+    answers = [
+        httpx.Response(
+            503,
+            json={"error": "model_loading", "detail": "The base model is still loading."},
+            headers={"Retry-After": "5"},
+        ),
+        httpx.Response(
+            429, json={"error": "queue_full", "detail": "busy"}, headers={"Retry-After": "2"}
+        ),
+        httpx.Response(200, json={"data": [], "count": 0}),
+    ]
+    messages, slept = [], []
+    client = Client(
+        "http://formwright.test",
+        "fw_key",
+        transport=httpx.MockTransport(lambda request: answers.pop(0)),
+        on_retry=messages.append,
+        sleep=slept.append,
+    )
+    assert client.list_schemas() == []
+    assert slept == [5.0, 2.0]
+    assert "still loading" in messages[0]
+    assert "Retrying in 5 s" in messages[0]
+    assert "busy" in messages[1]
+
+
+def test_retrying_stops_at_the_budget_and_other_errors_are_final():
+    def loading(request: httpx.Request) -> httpx.Response:
+        body = {"error": "model_loading", "detail": "loading"}
+        return httpx.Response(503, json=body, headers={"Retry-After": "30"})
+
+    slept: list[float] = []
+    client = Client(
+        "http://formwright.test",
+        "fw_key",
+        transport=httpx.MockTransport(loading),
+        retry_budget_s=100,
+        sleep=slept.append,
+    )
+    with pytest.raises(ApiError) as caught:
+        client.list_schemas()
+    assert caught.value.code == "model_loading"
+    assert slept == [30.0, 30.0, 30.0]  # a fourth wait would pass the 100 s budget
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": "unavailable", "detail": "down"})
+
+    slept.clear()
+    client = Client(
+        "http://formwright.test",
+        "fw_key",
+        transport=httpx.MockTransport(failing),
+        sleep=slept.append,
+    )
+    with pytest.raises(ApiError):
+        client.list_schemas()
+    assert slept == []
