@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from training.data import Pair
+from training.leaves import json_equal
 from training.metrics import conformance, exact_match, field_accuracy
+from training.pairs import schema_issues
 
 Predict = Callable[[str], Any]
 
@@ -64,8 +66,24 @@ def evaluate(
 
     with ThreadPoolExecutor(max(1, concurrency)) as pool:
         outcomes = list(pool.map(attempt, eval_set))
-    preds = [pred for pred, _ in outcomes]
-    errors = sum(failed for _, failed in outcomes)
+    return score(
+        eval_set,
+        [pred for pred, _ in outcomes],
+        schema=schema,
+        errors=sum(failed for _, failed in outcomes),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def score(
+    eval_set: Sequence[Pair],
+    preds: Sequence[Any],
+    *,
+    schema: Any,
+    errors: int = 0,
+    seconds: float = 0.0,
+) -> EvalResult:
+    """Score predictions (parsed JSON or None) against the eval set's gold outputs."""
     golds = [p.output for p in eval_set]
     accuracy = field_accuracy(golds, preds)
     return EvalResult(
@@ -75,6 +93,61 @@ def evaluate(
         field_accuracy=accuracy["overall"],
         per_path=accuracy["per_path"],
         errors=errors,
-        seconds=time.perf_counter() - started,
-        predictions=preds,
+        seconds=seconds,
+        predictions=list(preds),
     )
+
+
+def served(
+    eval_set: Sequence[Pair], free: EvalResult, constrained: EvalResult, *, schema: Any
+) -> EvalResult:
+    """What `auto` serves with an adapter, from its free and constrained passes over the same
+    set: per row the free answer when it validates, else the constrained one (the runtime's
+    rule), so the served figure costs no third pass."""
+    preds = [
+        f if f is not None and not schema_issues(schema, f) else c
+        for f, c in zip(free.predictions, constrained.predictions, strict=True)
+    ]
+    return score(
+        eval_set,
+        preds,
+        schema=schema,
+        errors=sum(p is None for p in preds),
+        seconds=free.seconds + constrained.seconds,
+    )
+
+
+def constrained_agreement(free: EvalResult, constrained: EvalResult, *, schema: Any) -> float:
+    """Share of the rows whose free answer validates where the constrained answer is the same
+    value: 1.0 when constrained decoding never changes an answer it did not have to (1.0
+    when no free answer validates: nothing to compare)."""
+    pairs = [
+        (f, c)
+        for f, c in zip(free.predictions, constrained.predictions, strict=True)
+        if f is not None and not schema_issues(schema, f)
+    ]
+    if not pairs:
+        return 1.0
+    return sum(c is not None and json_equal(f, c) for f, c in pairs) / len(pairs)
+
+
+@dataclass
+class Promotion:
+    promoted: bool
+    score: float  # the candidate's served field accuracy
+    baseline: float  # what serves now, scored on the same set in the same run
+    against: str  # "adapter <id>" or "base"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def decide_promotion(candidate: EvalResult, *, serving: EvalResult, against: str) -> Promotion:
+    """Promote when the candidate, in the mode that will serve it (auto), beats what serves
+    now (the active adapter in auto, or the base model) on the same eval set: higher field
+    accuracy, or equal field accuracy and higher exact match. A tie keeps what serves."""
+    better = (candidate.field_accuracy, candidate.exact_match) > (
+        serving.field_accuracy,
+        serving.exact_match,
+    )
+    return Promotion(better, candidate.field_accuracy, serving.field_accuracy, against)

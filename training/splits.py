@@ -22,12 +22,21 @@ def split_rank(pair: Pair, seed: int) -> str:
     return hashlib.sha256(f"{seed}\0{normalize_input(pair.input)}".encode()).hexdigest()
 
 
-def eval_size(n: int, *, eval_fraction: float, min_eval: int, max_eval: int | None = None) -> int:
-    """round(n x eval_fraction), raised to `min_eval`, capped at `max_eval`, and always
-    leaving at least one training example (n < 2: nothing is held out)."""
+def eval_size(
+    n: int,
+    *,
+    eval_fraction: float,
+    min_eval: int,
+    max_eval: int | None = None,
+    max_share: float = 1.0,
+) -> int:
+    """round(n x eval_fraction), raised to `min_eval` as far as `max_share` of n allows, capped
+    at `max_eval`, and always leaving at least one training example (n < 2: nothing is held
+    out). 400 examples, 0.1, 50, 0.25 -> 50; 50 examples -> 12 (a quarter, not all 50)."""
     if n < 2:
         return 0
-    size = max(min_eval, math.floor(n * eval_fraction + 0.5))
+    least = min(min_eval, math.floor(n * max_share))
+    size = max(least, math.floor(n * eval_fraction + 0.5))
     if max_eval is not None:
         size = min(size, max_eval)
     return min(size, n - 1)
@@ -40,15 +49,30 @@ def split_examples(
     min_eval: int,
     seed: int,
     max_eval: int | None = None,
+    max_share: float = 1.0,
+    pinned: Sequence[P] = (),
 ) -> tuple[list[P], list[P]]:
-    """(train, eval): the `eval_size` pairs of lowest `split_rank` are held out.
+    """(train, eval): the user's `pinned` eval examples, or else the `eval_size` pairs of
+    lowest `split_rank`.
 
-    Both lists keep the input order. Same examples and seed -> same split, on any machine.
-    Synthesize from `train` only, so nothing derived from an eval example is trained on.
+    A pinned set is the evaluation as the user chose it: nothing else is held out, and a
+    `real` pair with the same normalized input as a pinned one is not trained on (it would
+    leak the answer). Both lists keep the input order. Same examples and seed -> same split,
+    on any machine. Synthesize from `train` only, so nothing derived from an eval example is
+    trained on.
     """
     if not 0 <= eval_fraction < 1:
         raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction!r}")
-    size = eval_size(len(real), eval_fraction=eval_fraction, min_eval=min_eval, max_eval=max_eval)
+    if pinned:
+        held_inputs = {normalize_input(p.input) for p in pinned}
+        return [p for p in real if normalize_input(p.input) not in held_inputs], list(pinned)
+    size = eval_size(
+        len(real),
+        eval_fraction=eval_fraction,
+        min_eval=min_eval,
+        max_eval=max_eval,
+        max_share=max_share,
+    )
     ranks = [split_rank(p, seed) for p in real]
     order = sorted(range(len(real)), key=lambda i: (ranks[i], i))
     held = set(order[:size])

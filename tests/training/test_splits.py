@@ -64,3 +64,33 @@ def test_equal_inputs_stay_on_one_side() -> None:
 def test_split_refuses_a_bad_fraction() -> None:
     with pytest.raises(ValueError, match="eval_fraction"):
         split_examples(pairs(3), eval_fraction=1.5, min_eval=0, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("n", "size"),
+    # The defaults: 10%, at least 50 as far as a quarter of the examples allows, at most 100.
+    [(8, 2), (50, 12), (100, 25), (200, 50), (400, 50), (700, 70), (5000, 100)],
+)
+def test_default_eval_size_is_large_enough_when_the_data_allows(n: int, size: int) -> None:
+    from training.config import TrainingConfig
+
+    c = TrainingConfig()
+    assert (
+        eval_size(
+            n,
+            eval_fraction=c.eval_fraction,
+            min_eval=c.eval_min,
+            max_eval=c.eval_max,
+            max_share=c.eval_max_share,
+        )
+        == size
+    )
+
+
+def test_a_pinned_eval_set_is_the_evaluation_and_is_never_trained_on() -> None:
+    real = pairs(40)
+    pinned = [Pair("Example number 3.", {"i": "pinned"}), Pair("a new one", {"i": "new"})]
+    train, held = split_examples(real, eval_fraction=0.5, min_eval=20, seed=0, pinned=pinned)
+    assert held == pinned  # nothing else held out, whatever the fraction
+    # "example number 3" normalizes like the pinned "Example number 3.": not trained on.
+    assert [p.output["i"] for p in train] == [i for i in range(40) if i != 3]
