@@ -51,7 +51,7 @@ def context(session: Session, job_id: int) -> JobContext:
     return JobContext(
         job_id=job_id,
         team_id=job.team_id,
-        schema=version.body,
+        schema=version.document,
         schema_id=version.id,
         version=version.version,
         description=version.description,

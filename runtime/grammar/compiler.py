@@ -39,9 +39,10 @@ DEFAULT_CACHE_SIZE = 256
 
 
 def schema_key(schema: dict[str, Any]) -> str:
-    """A fingerprint for schemas that arrive without the registry's one."""
-    canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    """A key for schemas that arrive without one, in their own key order: a grammar emits
+    properties in that order, so two orders are two grammars."""
+    text = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from runtime import (
     RowWatch,
     RuntimeNotReady,
 )
+from schemas.canonical import document_key
 from schemas.errors import Issue
 from service.adapters.service import active_adapter
 from service.config import Settings
@@ -77,8 +78,10 @@ def registered_target(
     found, subject = resolve_version(session, team=team, name=name, version=version)
     adapter = active_adapter(session, schema_version_id=found.id)
     return Target(
-        schema=found.body,
-        fingerprint=found.fingerprint,
+        # The internal form: the author's key order, refs bundled; keyed by it (not by the
+        # sorted fingerprint) so documents differing only in order never share a grammar.
+        schema=found.document,
+        fingerprint=document_key(found.document),
         description=found.description,
         instructions=subject.instructions,
         examples=few_shot(session, schema_version_id=found.id),
@@ -90,7 +93,9 @@ def registered_target(
 
 def inline_target(schema: Any, *, description: str | None = None) -> Target:
     prepared = prepare_schema(schema)
-    return Target(schema=prepared.schema, fingerprint=prepared.fingerprint, description=description)
+    return Target(
+        schema=prepared.schema, fingerprint=document_key(prepared.schema), description=description
+    )
 
 
 def issues_json(issues: list[Issue]) -> list[dict[str, Any]]:
