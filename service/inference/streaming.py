@@ -132,6 +132,7 @@ async def stream_as_decoded(
     threading.Thread(target=work, name="chat-stream", daemon=True).start()
     first = await events.get()
     if first[0] == "error":
+        watch.cancel()  # a 504 leaves its row decoding otherwise
         raise first[1]
     writer = ChunkWriter(plan)
 
