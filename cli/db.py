@@ -13,6 +13,6 @@ def db_upgrade() -> None:
     from service.migrate import upgrade
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.private_data_dir()
     upgrade(settings.resolved_database_url)
     typer.echo("database is up to date")

@@ -10,16 +10,23 @@ import typer
 from service.config import get_settings
 
 
-def default_team_key(key_file: Path) -> str:
-    """The key of team `default`, created on first start and kept (0600) for the console."""
+def default_team_key(key_file: Path, *, secret: bytes) -> str | None:
+    """Team `default` and its key, made on first start; the key is kept (0600) in `key_file`.
+
+    Returns the key only when it was made now: a key on screen at every start ends up in
+    scrollback and logs."""
     from service.db import session_scope
     from service.teams.service import create_team, get_team_by_name, issue_key
 
     with session_scope() as session:
         team = get_team_by_name(session, name="default")
         if team is not None and key_file.exists():
-            return key_file.read_text().strip()
-        key = issue_key(session, team=team) if team else create_team(session, name="default")[1]
+            return None
+        key = (
+            issue_key(session, team=team, secret=secret)[1]
+            if team
+            else create_team(session, name="default", secret=secret)[1]
+        )
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")
@@ -49,23 +56,32 @@ def serve(
     import uvicorn
 
     from service.migrate import upgrade
+    from service.teams.service import key_secret
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.private_data_dir()
     upgrade(settings.resolved_database_url)
-    key = default_team_key(settings.data_dir / "default-team.key")
+    key_file = settings.data_dir / "default-team.key"
+    key = default_team_key(key_file, secret=key_secret(settings))
     base = f"http://{host}:{port}"
     typer.echo(f"Formwright on {base}")
     typer.echo(f"  API docs:   {base}/docs")
     typer.echo(f"  dashboard:  {base}/ui")
-    typer.echo(f"  team 'default' API key: {key}")
+    if key:
+        typer.echo(f"  team 'default' API key (shown once, kept in {key_file}): {key}")
+    else:
+        typer.echo(f"  team 'default' API key: in {key_file}")
     child = None
     if worker:
         child = subprocess.Popen(
             [sys.executable, "-m", "cli", "worker"], preexec_fn=_die_with_parent
         )
     try:
-        uvicorn.run("service.app:create_app", factory=True, host=host, port=port)
+        # The app believes X-Forwarded-* only from FORMWRIGHT_FORWARDED_ALLOW_IPS (its own
+        # middleware), so uvicorn's must not rewrite them first.
+        uvicorn.run(
+            "service.app:create_app", factory=True, host=host, port=port, proxy_headers=False
+        )
     finally:
         if child is not None:
             child.terminate()
@@ -79,4 +95,5 @@ def worker(
     """Run a Celery worker (any number, on any machine sharing the DB and artifacts)."""
     from workers.app import run_worker
 
+    get_settings().private_data_dir()
     run_worker(queues=[q for q in queues.split(",") if q], concurrency=concurrency)

@@ -10,27 +10,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from runtime import FairScheduler, ModelRuntime
 from service.adapters.router import router as adapters_router
+from service.audit.router import router as audit_router
 from service.config import Settings, get_settings
 from service.db import get_engine
-from service.errors import FormwrightError, TooLarge
+from service.errors import FormwrightError, error_response
 from service.examples.router import router as examples_router
 from service.inference.router import router as inference_router
 from service.inference.service import Inference
 from service.jobs.router import router as jobs_router
+from service.jsonbody import RequestBody
 from service.metrics.prom import PrometheusEvents
 from service.metrics.router import router as metrics_router
 from service.registry.router import router as registry_router
+from service.teams.router import router as teams_router
 from service.ui.router import router as ui_router
 
 log = logging.getLogger("formwright")
-
-
-def error_response(exc: FormwrightError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
 
 def pointer(loc: tuple[Any, ...]) -> str:
@@ -78,41 +77,6 @@ async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         {"error": "internal_error", "detail": "An internal error occurred.", "errors": []},
         status_code=500,
     )
-
-
-class BodyLimit:
-    """Refuse bodies over the limit with 413 before the app reads them whole."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        too_large = TooLarge(
-            f"The request body is larger than {self.max_bytes} bytes.", code="body_too_large"
-        )
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await error_response(too_large)(scope, receive, send)
-            return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise too_large
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except TooLarge as exc:
-            await error_response(exc)(scope, receive, send)
 
 
 def make_inference(settings: Settings, runtime: ModelRuntime | None = None) -> Inference:
@@ -164,7 +128,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestBody, max_bytes=settings.max_body_bytes)
+    # Outermost: the scheme and client address a trusted proxy saw (Secure cookies behind TLS).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -178,4 +144,6 @@ def create_app(
     app.include_router(inference_router)
     app.include_router(metrics_router)
     app.include_router(ui_router)
+    app.include_router(teams_router)
+    app.include_router(audit_router)
     return app

@@ -1,3 +1,4 @@
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,6 +40,20 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(3, description="Attempts before a job is marked failed.")
     page_size_max: int = Field(200, description="Largest page a list endpoint returns.")
 
+    secret_key: str | None = Field(
+        None, description="Keys API keys are hashed with; data_dir/secret.key by default."
+    )
+    metrics_token: str | None = Field(
+        None, description="Bearer token Prometheus scrapes /metrics with; `public` opens it."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-Proto/-For are believed (comma list, `*`).",
+    )
+    request_log_retention_days: int = Field(
+        30, ge=1, description="Logged request payloads are erased after this many days."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'formwright.db').resolve()}"
@@ -59,6 +74,16 @@ class Settings(BaseSettings):
     @property
     def models_cache_dir(self) -> Path:
         return self.data_dir / "models"
+
+    def private_data_dir(self) -> Path:
+        """The data dir, readable by this user only, and so are the files created from now on.
+
+        It holds logged payloads, the database and the secret the API keys are hashed with.
+        """
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        os.umask(0o077)
+        return self.data_dir
 
 
 @lru_cache

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 
 class FormwrightError(Exception):
     status_code = 400
@@ -27,6 +29,10 @@ class FormwrightError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "detail": self.detail, "errors": self.errors}
+
+
+def error_response(exc: FormwrightError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
 
 class NotFound(FormwrightError):

@@ -1,14 +1,14 @@
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.deps import SessionDep, TeamDep
 from service.errors import Unprocessable
 from service.examples import service
 from service.examples.schemas import ExamplePublic, ExamplesAdded
-from service.schemas_common import Page, Pagination, pagination
+from service.jsonbody import decode_text, loads
+from service.schemas_common import Id, Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["examples"])
 
@@ -24,26 +24,12 @@ async def example_rows(request: Request) -> tuple[list[Any], list[dict[str, Any]
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise Unprocessable("Upload the JSONL file in the form field 'file'.", code="no_file")
-        return service.parse_jsonl(await read_text(await upload.read()))
-    raw = await read_text(await request.body())
+        return service.parse_jsonl(decode_text(await upload.read()))
+    raw = decode_text(await request.body())
     if content_type.startswith(JSONL_TYPES):
         return service.parse_jsonl(raw)
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise Unprocessable(
-            "The body is not valid JSON.",
-            code="invalid_json",
-            errors=[{"path": "", "message": str(exc)}],
-        ) from exc
+    body = loads(raw)
     return (body if isinstance(body, list) else [body]), []
-
-
-async def read_text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Unprocessable("The body is not UTF-8 text.", code="invalid_encoding") from exc
 
 
 @router.post("/schemas/{name}/examples", response_model=ExamplesAdded, status_code=201)
@@ -53,7 +39,7 @@ async def add_examples(
     response: Response,
     session: SessionDep,
     team: TeamDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Id | None = None,
 ):
     """Add `{input, output}` pairs or `{input}` inputs: one, a JSON list, or JSONL."""
     rows, parse_errors = await example_rows(request)
@@ -77,7 +63,7 @@ def list_examples(
     session: SessionDep,
     team: TeamDep,
     page: Annotated[Pagination, Depends(pagination)],
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Id | None = None,
     labeled: bool | None = None,
     source: str | None = None,
 ):
@@ -96,6 +82,6 @@ def list_examples(
 
 
 @router.delete("/schemas/{name}/examples/{id}", status_code=204)
-def delete_example(name: Name, id: Annotated[int, Path(ge=1)], session: SessionDep, team: TeamDep):
+def delete_example(name: Name, id: Id, session: SessionDep, team: TeamDep):
     """Delete one example."""
     service.delete_example(session, team=team, name=name, id=id)

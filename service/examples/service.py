@@ -1,7 +1,6 @@
 """Examples: labeled pairs and unlabeled inputs, validated as a whole batch or not at all."""
 
 import hashlib
-import json
 from typing import Any
 
 from sqlmodel import Session
@@ -10,6 +9,7 @@ from schemas.canonical import canonical_json
 from schemas.validation import validate_instance
 from service.errors import NotFound, Unprocessable
 from service.examples import repository
+from service.jsonbody import jsonl_lines, loads
 from service.models import Example, Team
 from service.registry import service as registry
 from service.registry.service import resolve_version
@@ -27,13 +27,13 @@ def parse_jsonl(text: str) -> tuple[list[Any], list[dict[str, Any]]]:
     """Rows of a JSONL upload; blank lines are skipped, bad lines reported by index."""
     rows: list[Any] = []
     errors: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines()):
+    for number, line in enumerate(jsonl_lines(text)):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except ValueError as exc:
-            errors.append({"index": len(rows), "line": number + 1, "path": "", "message": str(exc)})
+            rows.append(loads(line))
+        except Unprocessable as exc:
+            errors.extend({"index": len(rows), "line": number + 1, **e} for e in exc.errors)
             rows.append(None)
     return rows, errors
 

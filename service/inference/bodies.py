@@ -2,12 +2,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.schemas_common import Id
+
 
 class GenerateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: str = Field(min_length=1, max_length=100_000)
-    version: int | None = Field(default=None, ge=1)
+    version: Id | None = None
     mode: Literal["auto", "constrained", "unconstrained"] = "auto"
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)

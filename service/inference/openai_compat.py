@@ -8,6 +8,7 @@ as asked is a 422 naming the field, never a silent drop.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from service.inference.service import (
     registered_target,
 )
 from service.models import Team
+from service.schemas_common import VERSION_REF
 
 
 @dataclass
@@ -166,8 +168,8 @@ def check_same(target: Target, schema: dict[str, Any] | None, path: str) -> None
 
 
 def parse_model(model: str) -> tuple[str, str | None]:
-    name, _, version = model.partition("@")
-    if version and not version.isdigit():
+    name, at, version = model.partition("@")
+    if at and not re.fullmatch(VERSION_REF, version):
         raise refuse(
             "A model is a schema name, optionally with @version (e.g. weather@2).",
             "/model",

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, null, or_, update
 from sqlmodel import Session, col, select
 
 from service.metrics.stats import Row
@@ -106,3 +106,17 @@ def job_counts(session: Session) -> list[tuple[str, str, int]]:
         .group_by(Team.name, Job.state)
     )
     return [(team, state, count) for team, state, count in session.exec(query)]
+
+
+def erase_payloads(session: Session, *, before: datetime) -> int:
+    result = session.exec(  # type: ignore[call-overload]
+        update(RequestLog)
+        .where(
+            col(RequestLog.created_at) < before,
+            # Every logged answer has raw text or an input: the JSON output goes with them.
+            or_(col(RequestLog.input).is_not(None), col(RequestLog.raw).is_not(None)),
+        )
+        .values(input=None, output=null(), raw=None)
+    )
+    session.flush()
+    return result.rowcount

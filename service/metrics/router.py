@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from service.deps import SessionDep, TeamDep
+from service.deps import SessionDep, TeamDep, check_scrape_token
 from service.metrics import prom, service
 from service.metrics.schemas import (
     AcceptBody,
@@ -85,7 +85,12 @@ def accept_request(
     return result
 
 
-@router.get("/metrics", tags=["health"], include_in_schema=False)
+@router.get(
+    "/metrics",
+    tags=["health"],
+    include_in_schema=False,
+    dependencies=[Depends(check_scrape_token)],
+)
 def prometheus(request: Request) -> Response:
     """Prometheus text exposition: requests, latency, tokens, queue depth, jobs by state."""
     body = prom.render(

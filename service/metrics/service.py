@@ -202,3 +202,9 @@ def accept_request(session: Session, *, team: Team, id: int, output: Any = UNSET
         source="traffic",
     )
     return {"request_id": id, **result}
+
+
+def erase_expired_payloads(session: Session, *, retention_days: int, now: datetime) -> int:
+    """Drop the input, output and raw text of requests logged before the retention window;
+    the numbers behind the metrics stay. Returns how many requests were erased."""
+    return repository.erase_payloads(session, before=now - timedelta(days=retention_days))

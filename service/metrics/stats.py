@@ -101,6 +101,10 @@ class Window:
         return int((as_utc(moment) - self.first_bucket).total_seconds() // self.bucket_s)
 
 
+EARLIEST = datetime(1970, 1, 2)
+LATEST = datetime(9000, 1, 1)
+
+
 def make_window(
     *,
     since: datetime | None,
@@ -110,6 +114,13 @@ def make_window(
     default_span: timedelta = timedelta(days=1),
 ) -> Window:
     """Check and complete a window: until defaults to now, since to a day before until."""
+    for name, value in (("since", since), ("until", until)):
+        # Outside these years the bucket arithmetic (and astimezone) overflows datetime.
+        if value is not None and not EARLIEST <= value.replace(tzinfo=None) <= LATEST:
+            raise BadWindow(
+                f"{name} must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}.",
+                path=f"/{name}",
+            )
     until = as_utc(until) if until else now
     since = as_utc(since) if since else until - default_span
     if since >= until:

@@ -3,13 +3,14 @@
 from service.models.base import utcnow
 from service.models.jobs import ACTIVE_STATES, FINAL_STATES, Adapter, Job, JobEvent, RequestLog
 from service.models.registry import Example, SchemaVersion, Subject
-from service.models.teams import ApiKey, Team
+from service.models.teams import ApiKey, AuditEvent, Team, UiSession
 
 __all__ = [
     "ACTIVE_STATES",
     "FINAL_STATES",
     "Adapter",
     "ApiKey",
+    "AuditEvent",
     "Example",
     "Job",
     "JobEvent",
@@ -17,5 +18,6 @@ __all__ = [
     "SchemaVersion",
     "Subject",
     "Team",
+    "UiSession",
     "utcnow",
 ]

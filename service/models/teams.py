@@ -1,8 +1,9 @@
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from service.models.base import created_at_field, optional_time_field
+from service.models.base import UTCDateTime, created_at_field, json_field, optional_time_field
 
 
 class Team(SQLModel, table=True):
@@ -20,8 +21,37 @@ class ApiKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True, nullable=False)
-    # Only a digest is stored: a leaked database does not leak usable keys.
+    # Only a keyed digest is stored (service.teams.keys): a leaked database without the
+    # server secret neither leaks usable keys nor lets anyone test guesses offline.
     key_hash: str = Field(max_length=64, unique=True, nullable=False)
-    prefix: str = Field(max_length=16, nullable=False)
+    prefix: str = Field(max_length=16, index=True, nullable=False)
     created_at: datetime = created_at_field()
+    last_used_at: datetime | None = optional_time_field()
     revoked_at: datetime | None = optional_time_field()
+
+
+class UiSession(SQLModel, table=True):
+    """A dashboard sign-in: the cookie holds a random token, the table its digest."""
+
+    __tablename__ = "ui_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    api_key_id: int = Field(foreign_key="api_keys.id", index=True, nullable=False)
+    token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    created_at: datetime = created_at_field()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = optional_time_field()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who (key prefix, or `cli` for the operator) changed what, on which resource."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="teams.id", index=True, nullable=False)
+    actor: str = Field(max_length=32, nullable=False)
+    action: str = Field(max_length=64, nullable=False)
+    resource: str = Field(max_length=512, nullable=False)
+    detail: dict[str, Any] | None = json_field(nullable=True)
+    created_at: datetime = created_at_field()

@@ -16,7 +16,7 @@ from service.registry.schemas import (
     SubjectPublic,
     VersionSummary,
 )
-from service.schemas_common import Page, Pagination, pagination
+from service.schemas_common import VERSION_REF, Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -27,7 +27,7 @@ def public(session: SessionDep, version: SchemaVersion, subject: Subject) -> Sch
 
 
 Name = Annotated[str, Path(max_length=128)]
-VersionRef = Annotated[str, Path(pattern=r"^(latest|[1-9][0-9]{0,8})$")]
+VersionRef = Annotated[str, Path(pattern=VERSION_REF)]
 
 
 @router.post("/schemas", response_model=SchemaVersionPublic, status_code=201)

@@ -10,15 +10,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from service.deps import SessionDep, TeamDep
+from service.deps import COOKIE, SecretDep, SessionDep, TeamDep
 from service.errors import FormwrightError, NotFound, Unauthorized
+from service.teams import service as teams
 from service.ui import charts
 from service.ui import service as pages
 
 HERE = FilePath(__file__).parent
 STATIC = HERE / "static"
-COOKIE = "fw_session"
-SESSION_DAYS = 7
 # Everything comes from this origin: no CDN, no inline script.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -85,15 +84,17 @@ def login_form(request: Request, next: str | None = None):
 def login(
     request: Request,
     session: SessionDep,
+    secret: SecretDep,
     key: Annotated[str, Form(max_length=200)],
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ):
-    """Check the key, keep it in an HttpOnly SameSite=Strict cookie, go to the schemas."""
+    """Check the key, open a server-side session, keep its token in an HttpOnly cookie."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+    # "null" is what sandboxed frames and some cross-site redirects send: not the dashboard.
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
         raise FormwrightError("Sign in from the dashboard itself.", status_code=403, code="csrf")
     try:
-        pages.sign_in(session, key=key)
+        team, api_key, token = teams.open_session(session, key=key, secret=secret)
     except Unauthorized as exc:
         return templates.TemplateResponse(
             request,
@@ -101,21 +102,27 @@ def login(
             {"error": exc.detail, "next": safe_next(next)},
             status_code=401,
         )
+    request.state.team, request.state.actor = team, api_key.prefix
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        key.strip(),
-        max_age=SESSION_DAYS * 86400,
+        token,
+        max_age=int(teams.SESSION_TTL.total_seconds()),
         path="/",
         httponly=True,
         samesite="strict",
+        # The scheme is https behind a trusted proxy too (FORMWRIGHT_FORWARDED_ALLOW_IPS).
         secure=request.url.scheme == "https",
     )
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the session on the server, not only in this browser."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        teams.close_session(session, token=token)
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -17,7 +17,6 @@ from service.metrics.stats import compare_evaluation
 from service.models import ACTIVE_STATES, Job, JobEvent, SchemaVersion, Team, utcnow
 from service.registry import repository as registry_repository
 from service.registry.service import get_subject
-from service.teams.service import authenticate
 from service.ui import charts
 from service.ui.charts import Line
 
@@ -31,10 +30,6 @@ RANGES = {
 HEALTH_ORDER = {"red": 0, "amber": 1, "green": 2, "grey": 3}
 SORTS = ("name", "latest_version", "requests", "conformance", "fallback_rate", "health")
 PAGE = 25
-
-
-def sign_in(session: Session, *, key: str) -> Team:
-    return authenticate(session, key=key.strip())
 
 
 def schemas_page(session: Session, *, team: Team, sort: str, desc: bool) -> dict[str, Any]:

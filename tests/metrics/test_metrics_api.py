@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from service.metrics import prom
 from service.models import Adapter, Example, Job, RequestLog, Team
-from tests.fixtures.app import TeamClient
+from tests.fixtures.app import TeamClient, sign_in
 
 WEATHER = {
     "type": "object",
@@ -328,7 +328,7 @@ def test_another_teams_request_is_404(alice, bob, engine):
 
 def test_cookie_mutations_need_the_ui_header(alice, client):
     register(alice)
-    client.cookies.set("fw_session", alice.key)
+    sign_in(client, alice.key)
     try:
         assert client.get("/v1/schemas/weather").status_code == 200
         r = client.post("/v1/schemas/weather/examples", json={"input": "x"})

@@ -10,11 +10,12 @@ from service.teams.service import create_team, hash_key
 
 def test_keys_are_stored_hashed(engine):
     with Session(engine) as session:
-        team, key = create_team(session, name="acme")
+        team, key = create_team(session, name="acme", secret=b"s3cret")
         session.commit()
         stored = session.exec(select(ApiKey).where(ApiKey.team_id == team.id)).one()
     assert key.startswith("fw_")
-    assert stored.key_hash == hash_key(key)
+    assert stored.key_hash == hash_key(key, secret=b"s3cret")
+    assert stored.key_hash != hash_key(key, secret=b"another")
     assert key not in stored.key_hash
 
 

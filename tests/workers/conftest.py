@@ -17,7 +17,7 @@ from service.app import create_app
 from service.config import Settings
 from service.db import make_engine
 from service.migrate import upgrade
-from tests.fixtures.app import TeamClient, make_team
+from tests.fixtures.app import TEST_SECRET, TeamClient, make_team
 
 
 @dataclass
@@ -76,6 +76,7 @@ def live_env(tmp_path: Path, tiny_model_dir: Path) -> dict[str, str]:
         "FORMWRIGHT_JOB_LEASE_S": "3",
         "FORMWRIGHT_JOB_REDISPATCH_AFTER_S": "2",
         "FORMWRIGHT_JOB_SWEEP_INTERVAL_S": "1",
+        "FORMWRIGHT_SECRET_KEY": TEST_SECRET,  # make_team() hashes keys with it
     }
 
 
