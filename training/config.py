@@ -151,6 +151,13 @@ class TrainingConfig(_Options):
         default=300,
         metadata={"help": "Optimizer steps at most: ~9 min on 2 CPU cores for snips-weather."},
     )
+    max_train_tokens: int | None = field(
+        default=125_000,
+        metadata={
+            "help": "Tokens trained on at most (prompt + target, summed over steps): bounds the "
+            "time when inputs are long (~120k is 300 steps of snips; null: no bound)."
+        },
+    )
     lora_rank: int = field(default=8, metadata={"help": "LoRA rank r (2.4 M params at 8)."})
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scale numerator (2r)."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
@@ -213,6 +220,11 @@ class TrainingConfig(_Options):
         _check(
             _is_int(self.max_steps) and self.max_steps >= 1,
             f"max_steps must be an integer >= 1, got {self.max_steps!r}",
+        )
+        _check(
+            self.max_train_tokens is None
+            or (_is_int(self.max_train_tokens) and self.max_train_tokens >= 1),
+            f"max_train_tokens must be null or an integer >= 1, got {self.max_train_tokens!r}",
         )
         _check(
             _is_int(self.lora_rank) and 1 <= self.lora_rank <= 1024,

@@ -14,6 +14,7 @@ from training.finetune import (
     finetune,
     list_checkpoints,
     plan_batches,
+    planned_steps,
     save_adapter,
     verify_adapter,
 )
@@ -89,6 +90,18 @@ def test_batch_plan() -> None:
     assert plan_batches(lengths, capped) == plan[:3]
     half = TrainingConfig(batch_size=2, epochs=0.5, max_steps=100, bucket_batches=2, seed=1)
     assert len(plan_batches(lengths, half)) == 2
+    # Mean length 5, 2 per step: 10 tokens a step; a 25-token budget buys 3 steps.
+    budget = TrainingConfig(batch_size=2, epochs=2, max_train_tokens=25, bucket_batches=2, seed=1)
+    assert plan_batches(lengths, budget) == plan[:3]
+
+
+def test_the_token_budget_bounds_long_inputs_not_short_ones() -> None:
+    config = TrainingConfig()  # the defaults
+    snips = [100] * 600  # snips-weather: ~600 pairs of ~100 tokens
+    receipts = [350] * 350  # long inputs
+    assert planned_steps(snips, config) == config.max_steps
+    assert planned_steps(receipts, config) * 4 * 350 <= config.max_train_tokens + 4 * 350
+    assert planned_steps(receipts, config) < config.max_steps / 3
 
 
 def test_loss_goes_down_on_a_repeated_tiny_dataset(tiny_model_dir: Path, tmp_path: Path) -> None:
