@@ -64,6 +64,13 @@ class AdapterCache:
         self._order[path] = None
         self.events.adapter_loaded(seconds=time.perf_counter() - start, attached=len(self._order))
 
+    def keep(self, paths: list[str]) -> None:
+        """Mark attached adapters as just used (running rows need them), so that attaching
+        another one evicts none of them."""
+        for path in paths:
+            if path in self._order:
+                self._order.move_to_end(path)
+
     def _on_remove(self, path: str) -> None:
         self.bank.remove(path)
         self.events.adapter_evicted()

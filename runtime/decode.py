@@ -20,6 +20,10 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" (eos) | "length" (max_tokens ran out) | "cancelled"
+    # Tokens the grammar forced and the decode loop appended without a step of their own.
+    forced_tokens: int = 0
+    # time.perf_counter() when its first token was chosen (after queue and prefill)
+    first_token_at: float | None = None
 
 
 @dataclass
@@ -30,6 +34,9 @@ class Row:
     grammar: CompiledGrammar | None
     max_tokens: int
     watch: RowWatch | None = None
+    # How many leading characters of `prompt` other requests share (system turn, few-shot
+    # turns): their KV is kept and reused (runtime.prefix). 0 = none.
+    prefix: int = 0
 
 
 class RowWatch:

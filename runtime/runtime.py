@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from runtime.adapters import AdapterCache, AdapterRefused
-from runtime.batcher import Batcher, Pending
-from runtime.decode import Generation, Row, RowWatch, generate_batch
+from runtime.adapters import AdapterCache
+from runtime.continuous import ContinuousBatcher, Pending
+from runtime.decode import Generation, Row, RowWatch
 from runtime.events import RuntimeEvents
 from runtime.grammar import GrammarCompileError
 from runtime.grammar.compiler import (
@@ -84,6 +84,7 @@ class Attempt:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    forced_tokens: int = 0  # of the completion tokens: forced by the grammar, fed ahead
 
 
 @dataclass
@@ -97,6 +98,7 @@ class GenerateResult:
     usage: Usage
     latency_ms: float
     finish_reason: str | None = None
+    first_token_ms: float | None = None  # of the answer returned (its attempt), from the start
 
 
 class ModelRuntime:
@@ -137,16 +139,8 @@ class ModelRuntime:
         self.max_loaded_adapters = max(1, max_loaded_adapters)
         self.events = events or RuntimeEvents()
         self.adapters: AdapterCache | None = None  # created with the model
-        self._callers = 0  # requests inside `generate`: who may still join a batch
-        self._callers_lock = threading.Lock()
-        self._batcher = Batcher(
-            self._decode,
-            max_batch_size=max_batch_size,
-            wait_ms=batch_wait_ms,
-            max_adapters=self.max_loaded_adapters,
-            callers=lambda: self._callers,
-            events=self.events,
-        )
+        self._max_batch_size = max(1, max_batch_size)
+        self.batcher: ContinuousBatcher | None = None  # created with the model
         # Schemas registered while the model loads: compiled as soon as it is ready.
         self._pending_warm: dict[str, dict[str, Any]] = {}
 
@@ -159,7 +153,7 @@ class ModelRuntime:
     @property
     def max_batch_size(self) -> int:
         """Rows decoded together: how many concurrent requests keep the model busiest."""
-        return self._batcher.max_batch_size
+        return self._max_batch_size
 
     def start(self) -> None:
         """Load the model in a background thread; returns at once (/healthz stays instant)."""
@@ -199,6 +193,13 @@ class ModelRuntime:
                 model,
                 capacity=self.max_loaded_adapters,
                 model_fingerprint=self.model_fingerprint,
+                events=self.events,
+            )
+            self.batcher = ContinuousBatcher(
+                model,
+                tokenizer,
+                adapters=self.adapters,
+                max_batch_size=self._max_batch_size,
                 events=self.events,
             )
             self.grammars = GrammarCompiler(
@@ -266,13 +267,7 @@ class ModelRuntime:
         unconformant_output).
         """
         self._require_ready()
-        with self._callers_lock:
-            self._callers += 1
-        try:
-            return self._generate(req, adapter)
-        finally:
-            with self._callers_lock:
-                self._callers -= 1
+        return self._generate(req, adapter)
 
     def _generate(self, req: GenerateRequest, adapter: str | None) -> GenerateResult:
         start = time.perf_counter()
@@ -287,6 +282,8 @@ class ModelRuntime:
             input=req.input,
         )
         prompt = render_prompt(self.tokenizer, messages)
+        # Everything before the request's own text (system, few-shot turns) is shared.
+        shared = max(prompt.rfind(messages[-1]["content"]), 0)
         attempts: list[Attempt] = []
         usage = Usage()
         gen: Generation | None = None
@@ -294,7 +291,7 @@ class ModelRuntime:
 
         if adapter is not None and req.mode == "auto":
             # The adapter's own answer first; constrained decoding only when it does not conform.
-            first = self._run(prompt, req, None, adapter)
+            first = self._run(prompt, shared, req, None, adapter)
             usage.prompt_tokens += first.prompt_tokens
             usage.completion_tokens += first.completion_tokens
             output, errors = validate_text(
@@ -312,6 +309,7 @@ class ModelRuntime:
                     usage=usage,
                     latency_ms=(time.perf_counter() - start) * 1000,
                     finish_reason=first.finish_reason,
+                    first_token_ms=_since(start, first.first_token_at),
                 )
         if req.mode in ("auto", "constrained"):
             try:
@@ -324,13 +322,14 @@ class ModelRuntime:
                 )
             else:
                 decoding = f"constrained:{grammar.backend}"
-                gen = self._run(prompt, req, grammar, adapter)
+                gen = self._run(prompt, shared, req, grammar, adapter)
         if gen is None:
             decoding = "unconstrained"
-            gen = self._run(prompt, req, None, adapter)
+            gen = self._run(prompt, shared, req, None, adapter)
 
         usage.prompt_tokens += gen.prompt_tokens
         usage.completion_tokens += gen.completion_tokens
+        usage.forced_tokens += gen.forced_tokens
         output, errors = validate_text(req.schema, gen.text, finish_reason=gen.finish_reason)
         attempts.append(Attempt(decoding, not errors, errors, gen.finish_reason))
         return GenerateResult(
@@ -343,51 +342,30 @@ class ModelRuntime:
             usage=usage,
             latency_ms=(time.perf_counter() - start) * 1000,
             finish_reason=gen.finish_reason,
+            first_token_ms=_since(start, gen.first_token_at),
         )
 
     def _run(
         self,
         prompt: str,
+        shared: int,
         req: GenerateRequest,
         grammar: CompiledGrammar | None,
         adapter: str | None = None,
     ) -> Generation:
-        """Decode one row, batched with whatever other requests' rows are waiting."""
-        row = Row(prompt, grammar, req.max_tokens, req.watch)
-        return self._batcher.submit(Pending(row, adapter, req.temperature, req.seed))
-
-    def _decode(self, batch: list[Pending]) -> list[Generation | Exception | None]:
-        """The batcher's call: attach the rows' adapters, decode the batch. A refused adapter
-        fails its own rows only."""
-        assert self.adapters is not None
-        results: list[Generation | Exception | None] = [None] * len(batch)
-        live = []
-        for i, item in enumerate(batch):
-            try:
-                if item.adapter is not None:
-                    self.adapters.attach(item.adapter)
-                live.append(i)
-            except AdapterRefused as exc:
-                results[i] = exc
-        if not live:
-            return results
-        first = batch[live[0]]  # sampled rows come alone; greedy ones share temperature 0
-        with self.adapters.bank.rows([batch[i].adapter for i in live]):
-            generations = generate_batch(
-                self.model,
-                self.tokenizer,
-                [batch[i].row for i in live],
-                temperature=first.temperature,
-                seed=first.seed,
-            )
-        for i, generation in zip(live, generations, strict=True):
-            results[i] = generation
-        return results
+        """Decode one row in the running batch (continuous.py)."""
+        assert self.batcher is not None
+        row = Row(prompt, grammar, req.max_tokens, req.watch, prefix=shared)
+        return self.batcher.submit(Pending(row, adapter, req.temperature, req.seed))
 
     @property
     def loaded_adapters(self) -> list[str]:
         """The attached adapters' paths, least recently used first."""
         return self.adapters.paths if self.adapters else []
+
+
+def _since(start: float, moment: float | None) -> float | None:
+    return None if moment is None else (moment - start) * 1000
 
 
 def _issue(message: str, keyword: str | None = None) -> Issue:

@@ -23,6 +23,9 @@ class LLGuidanceMatcher:
     def is_terminated(self) -> bool:
         return bool(self.matcher.is_stopped())
 
+    def forced(self) -> list[int]:
+        return list(self.matcher.compute_ff_tokens())
+
 
 class LLGuidanceBackend(GrammarBackend):
     name = "llguidance"

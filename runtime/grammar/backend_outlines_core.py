@@ -30,6 +30,9 @@ class OutlinesCoreMatcher:
     def is_terminated(self) -> bool:
         return self.done
 
+    def forced(self) -> list[int]:
+        return []  # outlines_core's Guide does not say
+
 
 class OutlinesCoreBackend(GrammarBackend):
     name = "outlines_core"

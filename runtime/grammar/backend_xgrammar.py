@@ -9,8 +9,9 @@ from runtime.grammar.base import GrammarBackend, GrammarCompileError, RowMatcher
 
 
 class XGrammarMatcher:
-    def __init__(self, matcher: Any) -> None:
+    def __init__(self, matcher: Any, tokenizer: Any) -> None:
         self.matcher = matcher
+        self.tokenizer = tokenizer
 
     def fill(self, bitmask: Any, row: int) -> None:
         self.matcher.fill_next_token_bitmask(bitmask, row)
@@ -20,6 +21,10 @@ class XGrammarMatcher:
 
     def is_terminated(self) -> bool:
         return bool(self.matcher.is_terminated())
+
+    def forced(self) -> list[int]:
+        text = self.matcher.find_jump_forward_string()
+        return self.tokenizer.encode(text, add_special_tokens=False) if text else []
 
 
 class XGrammarBackend(GrammarBackend):
@@ -42,4 +47,4 @@ class XGrammarBackend(GrammarBackend):
             )
         except (ValueError, RuntimeError, TypeError) as exc:
             raise GrammarCompileError(f"xgrammar: {exc}") from exc
-        return lambda: XGrammarMatcher(xgr.GrammarMatcher(compiled))
+        return lambda: XGrammarMatcher(xgr.GrammarMatcher(compiled), self.tokenizer)

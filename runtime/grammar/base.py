@@ -31,6 +31,11 @@ class RowMatcher(Protocol):
     def is_terminated(self) -> bool:
         """The grammar has accepted its stop token; nothing more may be consumed."""
 
+    def forced(self) -> list[int]:
+        """Tokens spelling what the grammar allows next when it allows one continuation only
+        (a key, punctuation, the rest of an enum value); [] when it does not know. Only a
+        proposal: the decode loop keeps each token only if the model picks it there."""
+
 
 class GrammarBackend:
     """Tokenizer-bound state of one library, built once (0.1-0.3 s), then compiles schemas.
