@@ -23,8 +23,8 @@ from schemas.walk import parse_fragment, pointer, walk
 # project's first-choice backend, see service/inference/decoding.py) and outlines_core 0.2.14,
 # and were established by compiling one-keyword schemas with each backend: a keyword is
 # "enforced" when the backend's grammar/regex changes because of it. llguidance refuses keywords
-# it cannot enforce ("Unimplemented keys"); the engine then falls back to another backend that
-# ignores them, so they land in "validated_after".
+# it cannot enforce ("Unimplemented keys"); its backend then compiles the schema leniently
+# (those keywords ignored, everything else enforced), so they land in "validated_after".
 BACKEND_TABLES: dict[str, dict[str, frozenset[str]]] = {
     "llguidance": {
         "keywords": frozenset(

@@ -37,14 +37,28 @@ class LLGuidanceBackend(GrammarBackend):
         self.llg_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
 
     def compile(self, schema_json: str) -> Callable[[], RowMatcher]:
+        strict = json.dumps(strict_objects(json.loads(schema_json)), ensure_ascii=False)
+        try:
+            return self._compile(strict, lenient=False)
+        except GrammarCompileError as refused:
+            # Keywords llguidance cannot enforce (uniqueItems, not, if/then/else, oneOf, unknown
+            # formats, ...): enforce everything else rather than hand the whole schema to a
+            # backend that enforces less. What is not enforced is checked after generation
+            # (the capability report lists it under validated_after).
+            try:
+                return self._compile(strict, lenient=True)
+            except GrammarCompileError:
+                raise refused from None
+
+    def _compile(self, strict: str, *, lenient: bool) -> Callable[[], RowMatcher]:
         from llguidance import LLMatcher
 
+        # overrides, not defaults: a schema's own "x-guidance" must not loosen the spelling.
+        overrides: dict[str, Any] = {"whitespace_flexible": False, "lenient": lenient}
+        if lenient:
+            overrides["coerce_one_of"] = True
         try:
-            strict = json.dumps(strict_objects(json.loads(schema_json)), ensure_ascii=False)
-            # overrides, not defaults: a schema's own "x-guidance" must not loosen the spelling.
-            grammar = LLMatcher.grammar_from_json_schema(
-                strict, overrides={"whitespace_flexible": False, "lenient": False}
-            )
+            grammar = LLMatcher.grammar_from_json_schema(strict, overrides=overrides)
         except ValueError as exc:
             raise GrammarCompileError(f"llguidance: {exc}") from exc
         template = LLMatcher(self.llg_tokenizer, grammar, log_level=0)

@@ -77,11 +77,33 @@ def test_grammars_are_cached_per_schema_and_backend(model_and_tok):
 
 def test_falls_back_to_the_next_backend_and_records_it(model_and_tok):
     _, tok = model_and_tok
-    compiler = GrammarCompiler(tok, backends=["llguidance", "outlines_core", "xgrammar"])
+    compiler = GrammarCompiler(tok, backends=["outlines_core", "xgrammar"])
     grammar = compiler.get(ONLY_XGRAMMAR)
     assert grammar.backend == "xgrammar"
     states = {backend: state for _, backend, state in compiler.cached()}
-    assert states == {"llguidance": "error", "outlines_core": "error", "xgrammar": "ok"}
+    assert states == {"outlines_core": "error", "xgrammar": "ok"}
+
+
+def test_llguidance_enforces_what_it_can_when_a_keyword_is_beyond_it(model_and_tok):
+    model, tok = model_and_tok
+    # `not` is beyond llguidance: the schema still compiles with it (lenient), every other
+    # keyword enforced; `not` is checked after generation, as the capability report says.
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "minimum": 0, "maximum": 99, "not": {"const": 3}},
+            "s": {"enum": ["a", "b"]},
+        },
+        "required": ["n", "s"],
+        "additionalProperties": False,
+    }
+    grammar = GrammarCompiler(tok, backends=["llguidance"]).get(schema)
+    assert grammar.backend == "llguidance"
+    out = generate(model, tok, _prompt(tok, schema), grammar=grammar, max_tokens=120)
+    answer = json.loads(out.text)
+    assert list(answer) == ["n", "s"]
+    assert isinstance(answer["n"], int)
+    assert answer["s"] in {"a", "b"}
 
 
 def test_no_backend_compiles_raises_with_every_attempt(model_and_tok):

@@ -71,7 +71,7 @@ def test_examples_reach_the_prompt_only_when_given(tiny_runtime):
 
 
 def test_constrained_raises_when_no_backend_compiles_but_auto_falls_back(tiny_model_dir):
-    runtime = ModelRuntime(model_path=tiny_model_dir, backends=["llguidance", "outlines_core"])
+    runtime = ModelRuntime(model_path=tiny_model_dir, backends=["outlines_core"])
     runtime.load()
     with pytest.raises(GrammarCompileError):
         runtime.generate(_req(schema=ONLY_XGRAMMAR, mode="constrained", max_tokens=4))
