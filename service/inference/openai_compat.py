@@ -37,6 +37,7 @@ from service.inference.service import (
     registered_target,
 )
 from service.models import Team
+from service.registry.service import prepare_schema
 from service.schemas_common import VERSION_REF
 
 
@@ -152,6 +153,8 @@ def same_schema(a: Any, b: Any) -> bool:
 
 def check_same(target: Target, schema: dict[str, Any] | None, path: str) -> None:
     """A request naming a registered schema may restate it, not change it."""
+    if schema is not None:
+        prepare_schema(schema)  # a 422 for a hostile document before anything walks it
     registered = [target.schema]
     if target.version is not None:  # as registered, and the registry's internal form
         registered += [target.version.body, getattr(target.version, "document", None)]

@@ -391,3 +391,13 @@ def last_chat_log(live) -> RequestLog | None:
     with Session(live.db) as session:
         query = select(RequestLog).where(RequestLog.endpoint == "chat")
         return session.exec(query.order_by(RequestLog.id.desc())).first()
+
+
+def test_a_hostile_restated_schema_is_a_422_not_a_crash(tiny_live):
+    deep: dict = {"type": "object"}
+    for _ in range(400):  # past the registry's depth limits, within the client's json encoder
+        deep = {"type": "object", "properties": {"a": deep}}
+    body = refused(
+        tiny_live, {"model": "weather", "messages": [USER], "response_format": inline(deep)}
+    )
+    assert body["error"] != "schema_mismatch"
