@@ -1,6 +1,8 @@
 """register -> examples -> job -> succeeded -> promoted -> generate with the adapter, through a
 real worker process and the embedded SQLite broker."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.workers.conftest import wait_for_job
@@ -59,6 +61,8 @@ def test_a_job_trains_evaluates_promotes_and_serves_its_adapter(live_app, worker
     assert len(adapters) == 1
     adapter = adapters[0]
     assert adapter["id"] == job["adapter_id"]
+    # The listing says where the adapter is: a PEFT directory a user can load elsewhere.
+    assert (Path(adapter["path"]) / "adapter_config.json").is_file()
     promotion = job["data"]["promotion"]
     assert adapter["active"] is promotion["promoted"]
     assert promotion["promoted"], (
