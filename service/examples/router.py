@@ -41,7 +41,7 @@ async def add_examples(
     team: TeamDep,
     version: Id | None = None,
 ):
-    """Add `{input, output}` pairs or `{input}` inputs: one, a JSON list, or JSONL."""
+    """Add `{input, output, eval?}` pairs or `{input}` inputs: one, a JSON list, or JSONL."""
     rows, parse_errors = await example_rows(request)
     result = await run_in_threadpool(
         service.add_examples,

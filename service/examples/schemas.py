@@ -11,6 +11,7 @@ class ExamplePublic(BaseModel):
     input: str
     output: Any
     labeled: bool
+    eval: bool
     source: str
     schema_version_id: int
     created_at: datetime
@@ -22,6 +23,7 @@ class ExamplePublic(BaseModel):
             input=example.input,
             output=example.output,
             labeled=example.labeled,
+            eval=example.eval,
             source=example.source,
             schema_version_id=example.schema_version_id,
             created_at=example.created_at,

@@ -44,8 +44,12 @@ def _row_errors(index: int, row: Any, schema: dict[str, Any]) -> list[dict[str, 
 
     if not isinstance(row, dict):
         return [err("", "each example is an object {input, output?}")]
-    unknown = sorted(set(row) - {"input", "output"})
+    unknown = sorted(set(row) - {"input", "output", "eval"})
     problems = [err(f"/{k}", "unknown field") for k in unknown]
+    if "eval" in row and not isinstance(row["eval"], bool):
+        problems.append(err("/eval", "eval must be true or false"))
+    elif row.get("eval") and "output" not in row:
+        problems.append(err("/eval", "only a labeled example (with an output) can be an eval one"))
     text = row.get("input")
     if not isinstance(text, str) or not text.strip():
         problems.append(err("/input", "input must be a non-empty string"))
@@ -100,6 +104,7 @@ def add_examples(
             input=row["input"],
             output=row.get("output"),
             labeled=labeled,
+            eval=bool(row.get("eval", False)),
             source=source,
             dedup_key=key,
         )

@@ -78,6 +78,8 @@ class Example(SQLModel, table=True):
     input: str = Field(nullable=False)
     output: Any = json_field(nullable=True)
     labeled: bool = Field(nullable=False)
+    # Pinned to the evaluation set: held out of training and scored by every job.
+    eval: bool = Field(default=False, nullable=False)
     source: str = Field(default="human", max_length=16, nullable=False)
     dedup_key: str = Field(max_length=64, nullable=False)
     created_at: datetime = created_at_field()

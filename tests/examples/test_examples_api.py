@@ -138,3 +138,22 @@ def test_unknown_schema_is_404(alice):
     r = alice.post("/v1/schemas/nope/examples", json={"input": "a"})
     assert r.status_code == 404
     assert r.json()["error"] == "schema_not_found"
+
+
+def test_examples_can_be_pinned_to_the_evaluation_set(weather):
+    rows = [
+        {"input": "rain in Oslo?", "output": {"city": "Oslo"}, "eval": True},
+        {"input": "sun in Rome?", "output": {"city": "Rome"}},
+        {"input": "fog in Bergen?", "output": {"city": "Bergen"}, "eval": False},
+    ]
+    assert weather.post("/v1/schemas/weather/examples", json=rows).status_code == 201
+    assert [e["eval"] for e in examples(weather)["data"]] == [True, False, False]
+    # The mark is a boolean, and only a labeled example can be scored.
+    bad = [
+        {"input": "snow?", "eval": True},
+        {"input": "hail?", "output": {"city": None}, "eval": 1},
+    ]
+    r = weather.post("/v1/schemas/weather/examples", json=bad)
+    assert r.status_code == 422
+    assert {(e["index"], e["path"]) for e in r.json()["errors"]} == {(0, "/eval"), (1, "/eval")}
+    assert examples(weather)["count"] == 3
