@@ -1,6 +1,7 @@
 """`formwright serve` and `formwright worker`: run the API (with an embedded worker) and workers."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,10 @@ def default_team_key(key_file: Path, *, secret: bytes) -> str | None:
     return key
 
 
+# How long a stop waits for open requests and for the embedded worker's running stage.
+STOP_GRACE_S = 5
+
+
 def _die_with_parent() -> None:
     """In the embedded worker (Linux): SIGTERM, a warm shutdown, when `serve` dies — even by
     SIGKILL, which skips the `finally` that stops it; otherwise every restart adds a worker."""
@@ -51,8 +56,6 @@ def serve(
     worker: Annotated[bool, typer.Option(help="Run one embedded worker beside the API.")] = True,
 ) -> None:
     """Migrate, then serve the API (and, by default, one embedded worker)."""
-    import subprocess
-
     import uvicorn
 
     from service.migrate import upgrade
@@ -80,12 +83,27 @@ def serve(
         # The app believes X-Forwarded-* only from FORMWRIGHT_FORWARDED_ALLOW_IPS (its own
         # middleware), so uvicorn's must not rewrite them first.
         uvicorn.run(
-            "service.app:create_app", factory=True, host=host, port=port, proxy_headers=False
+            "service.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            timeout_graceful_shutdown=STOP_GRACE_S,
         )
     finally:
         if child is not None:
-            child.terminate()
-            child.wait(timeout=30)
+            stop_worker(child)
+
+
+def stop_worker(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (its running stage checkpoints and hands the job back), then SIGKILL if it is
+    still there after STOP_GRACE_S: the job's lease makes even that safe."""
+    child.terminate()
+    try:
+        child.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def worker(
