@@ -1,7 +1,8 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
+from schemas.canonical import document_key
 from service.deps import SessionDep, TeamDep
 from service.models import SchemaVersion, Subject
 from service.registry import service
@@ -21,6 +22,18 @@ from service.schemas_common import VERSION_REF, Page, Pagination, pagination
 router = APIRouter(prefix="/v1", tags=["registry"])
 
 
+def grammar_check(request: Request) -> service.GrammarCheck | None:
+    """The engine's grammar compiler, once the model is loaded (it owns the tokenizer)."""
+    inference = getattr(request.app.state, "inference", None)
+    runtime = getattr(inference, "runtime", None)
+    if runtime is None or not runtime.ready:
+        return None
+    return lambda document: runtime.grammar(document, schema_fingerprint=document_key(document))
+
+
+GrammarDep = Annotated[service.GrammarCheck | None, Depends(grammar_check)]
+
+
 def public(session: SessionDep, version: SchemaVersion, subject: Subject) -> SchemaVersionPublic:
     refs = service.references(session, version=version)
     return SchemaVersionPublic.of(version, subject, refs)
@@ -32,7 +45,7 @@ VersionRef = Annotated[str, Path(pattern=VERSION_REF)]
 
 @router.post("/schemas", response_model=SchemaVersionPublic, status_code=201)
 def register_schema(
-    body: SchemaCreate, response: Response, session: SessionDep, team: TeamDep
+    body: SchemaCreate, response: Response, session: SessionDep, team: TeamDep, grammar: GrammarDep
 ) -> SchemaVersionPublic:
     """Register a schema version; the same content again returns the existing version (200)."""
     found = service.register(
@@ -42,6 +55,7 @@ def register_schema(
         schema=body.schema_,
         description=body.description,
         references=[r.domain() for r in body.references],
+        grammar=grammar,
     )
     if not found.created:
         response.status_code = 200

@@ -2,6 +2,7 @@
 deletes."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,10 @@ from service.examples.repository import delete_for_version
 from service.models import SchemaVersion, Subject, Team, utcnow
 from service.models.registry import SchemaReference
 from service.registry import repository
+
+# Compiles a document into the engine's grammar (raises runtime.grammar.GrammarCompileError or
+# GrammarTimeout); None when no model is loaded yet, and the compile waits for the first request.
+GrammarCheck = Callable[[dict[str, Any]], object]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MODES = ("READWRITE", "READONLY")
@@ -202,8 +207,12 @@ def register(
     schema: Any,
     description: str | None = None,
     references: list[Reference] | None = None,
+    grammar: GrammarCheck | None = None,
 ) -> Registered:
-    """Register `schema` under `name`; the same content again returns the existing version."""
+    """Register `schema` under `name`; the same content again returns the existing version.
+
+    With `grammar`, a schema that no backend compiles within the compile timeout is refused
+    with the reason (and one that compiles is cached for its first request)."""
     check_name(name)
     prepared = prepare_registration(session, team=team, schema=schema, references=references)
     subject = _lock_or_create_subject(session, team=team, name=name)
@@ -224,6 +233,8 @@ def register(
             code="incompatible_schema",
             errors=problems,
         )
+    if grammar is not None:
+        _check_grammar(grammar, prepared.schema.schema)
     subject.last_version += 1
     version = SchemaVersion(
         subject_id=subject.id,
@@ -243,6 +254,26 @@ def register(
     )
     session.flush()
     return Registered(version, subject, created=True)
+
+
+def _check_grammar(grammar: GrammarCheck, document: dict[str, Any]) -> None:
+    from runtime.grammar import GrammarCompileError, GrammarTimeout
+
+    try:
+        grammar(document)
+    except GrammarTimeout as exc:
+        raise Unprocessable(
+            "The schema does not compile into a decoding grammar within the compile timeout; "
+            "simplify it (fewer alternatives, smaller enums, shorter patterns).",
+            code="grammar_timeout",
+            errors=[{"path": "", "message": a["error"]} for a in exc.attempts],
+        ) from exc
+    except GrammarCompileError as exc:
+        raise Unprocessable(
+            "No decoding backend can compile the schema into a grammar.",
+            code="grammar_unsupported",
+            errors=[{"path": "", "message": a["error"]} for a in exc.attempts],
+        ) from exc
 
 
 def check(

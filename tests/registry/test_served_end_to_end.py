@@ -68,3 +68,23 @@ def test_a_draft_07_schema_and_a_cross_subject_reference_are_answered(alice):
     assert body["valid"] is True, body
     assert list(body["output"]) == ["qty", "to"]
     assert len(body["output"]["to"]["city"]) <= 8
+
+
+def test_a_schema_no_backend_compiles_is_refused_at_registration_with_the_reason(
+    settings, engine, tiny_model_dir
+):
+    from runtime import ModelRuntime
+
+    runtime = ModelRuntime(model_path=tiny_model_dir, backends=["outlines_core"])
+    runtime.load()
+    app = create_app(settings, db_engine=engine, runtime=runtime)
+    with TestClient(app) as client:
+        alice = TeamClient(client, make_team(engine, "alice"), "alice")
+        beyond = {"type": "object", "properties": {"x": {"not": {"type": "string"}}}}
+        r = alice.post("/v1/schemas", json={"name": "x", "schema": beyond})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "grammar_unsupported"
+        assert "outlines_core" in r.json()["errors"][0]["message"]
+        assert alice.get("/v1/schemas/x").status_code == 404
+        r = alice.post("/v1/schemas", json={"name": "tree", "schema": TREE})
+        assert r.status_code == 201, r.text
