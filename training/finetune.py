@@ -11,6 +11,7 @@ Heavy imports (torch, transformers, peft) happen inside the functions.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -184,17 +185,37 @@ def lora_config(config: TrainingConfig) -> Any:
     )
 
 
+def shared_prefix(ids: Any, labels: Any, mask: Any) -> int:
+    """How many leading tokens every row of a batch has in common, before any target token.
+
+    Every adapter prompt starts with the same system message (27 tokens of SmolLM2's chat
+    template, a quarter to a third of a snips example), so a batch can run it once.
+    """
+    import torch
+
+    if ids.shape[0] < 2:
+        return 0
+    same = (ids == ids[:1]).all(dim=0) & mask.bool().all(dim=0)
+    n = int(torch.cumprod(same.long(), dim=0).sum())
+    targets = (labels != IGNORE).any(dim=0).nonzero()
+    first_target = int(targets[0]) if len(targets) else ids.shape[1]
+    # The position before the first target token must stay in the rows: its hidden state
+    # predicts that token.
+    return max(0, min(n, first_target - 1))
+
+
 def target_loss(model: Any, ids: Any, labels: Any, mask: Any) -> Any:
     """Mean cross-entropy over the target tokens of a batch.
 
     The LM head (49k x 576 for SmolLM2) runs only at target positions, ~1/6 of the
     sequence here, when the model's logits are the plain head over the last hidden state.
+    The prompt prefix all rows share runs once, as a one-row KV cache repeated for the batch
+    (the same loss and gradients: tests/training/test_finetune.py): ~23% fewer tokens a
+    step on snips.
     """
     import torch.nn.functional as F
 
     hf = model.get_base_model() if hasattr(model, "get_base_model") else model
-    shift_labels = labels[:, 1:]
-    keep = shift_labels != IGNORE
     backbone = getattr(hf, "base_model", hf)
     head = hf.get_output_embeddings()
     plain = (
@@ -203,12 +224,26 @@ def target_loss(model: Any, ids: Any, labels: Any, mask: Any) -> Any:
         and getattr(hf.config, "final_logit_softcapping", None) is None
         and getattr(hf.config, "logit_scale", None) is None
     )
-    if plain:
-        hidden = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        logits = head(hidden[:, :-1][keep])
-    else:
+    if not plain:
+        shift_labels = labels[:, 1:]
+        keep = shift_labels != IGNORE
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep]
-    return F.cross_entropy(logits.float(), shift_labels[keep])
+        return F.cross_entropy(logits.float(), shift_labels[keep])
+    start = shared_prefix(ids, labels, mask)
+    past: dict[str, Any] = {}
+    if start:
+        prefix = backbone(input_ids=ids[:1, :start], use_cache=True)
+        # transformers 5.x renamed past_key_values to cache (the old name warns, then goes).
+        name = "cache" if "cache" in inspect.signature(backbone.forward).parameters else None
+        cache = prefix[name] if name else prefix.past_key_values
+        cache.batch_repeat_interleave(ids.shape[0])
+        past = {name or "past_key_values": cache}
+    hidden = backbone(
+        input_ids=ids[:, start:], attention_mask=mask, use_cache=False, **past
+    ).last_hidden_state
+    shift_labels = labels[:, start + 1 :]
+    keep = shift_labels != IGNORE
+    return F.cross_entropy(head(hidden[:, :-1][keep]).float(), shift_labels[keep])
 
 
 def _schedule(optimizer: Any, *, warmup: int, total: int) -> Any:

@@ -76,6 +76,43 @@ def test_target_loss_equals_the_full_forward_loss(tiny_model_dir: Path, tokenize
     assert torch.allclose(fast, full, atol=1e-5)
 
 
+def test_the_shared_prompt_prefix_runs_once_with_the_same_loss_and_gradients(
+    tiny_model_dir: Path, tokenizer: Any
+) -> None:
+    import torch
+    import torch.nn.functional as F
+    from peft import get_peft_model
+
+    from training.finetune import _collate, lora_config, shared_prefix, target_loss
+    from training.modeling import load_model
+
+    model, _ = load_model(tiny_model_dir, device="cpu")
+    model = get_peft_model(model, lora_config(TrainingConfig(lora_dropout=0.0)))
+    torch.manual_seed(0)
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # LoRA starts as a no-op; make it count in the prefix's K/V
+            torch.nn.init.normal_(param, std=0.5)
+    encoded, _ = encode_pairs(tokenizer, PAIRS, max_seq_len=512)
+    ids, labels, mask = _collate(encoded, tokenizer.pad_token_id)
+    assert shared_prefix(ids, labels, mask) == 27  # SmolLM2's system turn
+
+    def loss_and_grads(loss: Any) -> tuple[float, list[Any]]:
+        model.zero_grad()
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+        return float(loss.detach()), grads
+
+    fast, fast_grads = loss_and_grads(target_loss(model, ids, labels, mask))
+    logits = model(input_ids=ids, attention_mask=mask).logits
+    full, full_grads = loss_and_grads(
+        F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
+    )
+    assert fast == pytest.approx(full, abs=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(fast_grads, full_grads, strict=True))
+    # One row, or rows that differ from the first token: nothing to share.
+    assert shared_prefix(ids[:1], labels[:1], mask[:1]) == 0
+
+
 def test_batch_plan() -> None:
     lengths = [5, 9, 3, 7, 1, 8, 2]
     config = TrainingConfig(batch_size=2, epochs=2, max_steps=100, bucket_batches=2, seed=1)
