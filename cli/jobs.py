@@ -90,7 +90,7 @@ def follow(client: Client, job_id: int, *, as_json: bool = False) -> None:
         raise typer.Exit(1)
 
 
-def progress_fields(job: dict[str, Any]) -> dict[str, str]:
+def progress_fields(job: dict[str, Any]) -> dict[str, Any]:
     steps = f"step {job['step']}/{job['total_steps']}" if job.get("total_steps") else ""
     loss = f"loss {job['loss']:.4f}" if job.get("loss") is not None else ""
     tps = f"{job['tokens_per_s']:.0f} tok/s" if job.get("tokens_per_s") else ""

@@ -21,6 +21,7 @@ from service.errors import FormwrightError, error_response
 from service.examples.router import router as examples_router
 from service.inference.router import router as inference_router
 from service.inference.service import Inference
+from service.jobs import queue
 from service.jobs.router import router as jobs_router
 from service.jsonbody import RequestBody
 from service.metrics.prom import PrometheusEvents
@@ -106,6 +107,7 @@ def create_app(
     """The app; tests pass their `db_engine` and an already loaded model `runtime`."""
     settings = settings or get_settings()
     inference = make_inference(settings, runtime)
+    queue.use(settings)  # jobs are sent to this app's broker
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +126,7 @@ def create_app(
     app.state.db_engine = db_engine or get_engine()
     app.state.inference = inference
 
-    app.add_exception_handler(FormwrightError, lambda _r, exc: error_response(exc))  # type: ignore[arg-type]
+    app.add_exception_handler(FormwrightError, lambda _r, exc: error_response(exc))
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, on_unexpected)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from training.leaves import canonical
@@ -47,3 +49,20 @@ def dataset_hash(pairs: Iterable[Pair]) -> str:
         h.update(line.encode())
         h.update(b"\n")
     return f"sha256:{h.hexdigest()}"
+
+
+def write_pairs(path: Path, pairs: Iterable[Pair]) -> None:
+    """Pairs as JSONL, replacing `path` whole (a reader never sees half a file)."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as f:
+        for p in pairs:
+            f.write(json.dumps(p.to_dict()) + "\n")
+    tmp.replace(path)
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    """The pairs `write_pairs` wrote; none when the file does not exist."""
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [Pair(r["input"], r["output"], source=r.get("source", "human")) for r in rows]

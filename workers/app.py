@@ -1,65 +1,48 @@
-"""The Celery app. The database is the source of truth for jobs; the broker only rings the bell."""
+"""The worker process: Celery's worker on the app of service.jobs.queue, the stalled-job
+sweeper beside it, and the one base model the process's stages share.
+
+Nothing happens at import: the app is built, and the sweeper started, by `run_worker`.
+"""
 
 import threading
 from typing import Any
 
-from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
+from runtime import ModelRuntime
 from service.config import get_settings
+from service.jobs.queue import DEFAULT_QUEUE, TRAINING_QUEUE, get_celery
+from workers.sweeper import start_sweeper
 
-TRAINING_QUEUE = "training"
-DEFAULT_QUEUE = "default"
-
-
-def make_celery() -> Celery:
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery("formwright", include=["workers.tasks"])
-    app.conf.update(
-        broker_url=settings.resolved_broker_url,
-        # Tasks record their results in our tables; the SQL backend only keeps Celery's state.
-        result_backend="db+sqlite:///" + str((settings.data_dir / "results.sqlite").resolve()),
-        task_ignore_result=True,
-        task_default_queue=DEFAULT_QUEUE,
-        task_routes={"training.finetune": {"queue": TRAINING_QUEUE}},
-        # Long work: take one message at a time and ack only when done, so a dead
-        # worker's job is delivered again (the job lease stops duplicates running).
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        # visibility_timeout means something to Redis/SQS only; the SQL transport would pass
-        # it to create_engine and fail.
-        broker_transport_options=(
-            {"visibility_timeout": settings.job_visibility_timeout_s}
-            if settings.resolved_broker_url.startswith(("redis", "rediss", "sqs"))
-            else {}
-        ),
-        worker_hijack_root_logger=False,
-        task_serializer="json",
-        accept_content=["json"],
-    )
-    return app
+_runtime: ModelRuntime | None = None
+_runtime_lock = threading.Lock()
 
 
-celery_app = make_celery()
-_stop_sweeping = threading.Event()
-
-
-@worker_ready.connect
-def _start_sweeper(**_: Any) -> None:
-    from workers.sweeper import start_sweeper
-
-    start_sweeper(_stop_sweeping)
-
-
-@worker_shutdown.connect
-def _stop_sweeper(**_: Any) -> None:
-    _stop_sweeping.set()
+def worker_runtime() -> ModelRuntime:
+    """One loaded base model per worker process, shared by every job it runs."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            settings = get_settings()
+            runtime = ModelRuntime(
+                model_spec=settings.base_model, cache_dir=settings.models_cache_dir
+            )
+            runtime.load()
+            _runtime = runtime
+        return _runtime
 
 
 def run_worker(*, queues: list[str], concurrency: int = 1) -> None:
+    stop_sweeping = threading.Event()
+
+    def start(**_: Any) -> None:
+        start_sweeper(stop_sweeping)
+
+    def stop(**_: Any) -> None:
+        stop_sweeping.set()
+
+    worker_ready.connect(start, weak=False)
+    worker_shutdown.connect(stop, weak=False)
     argv = [
         "worker",
         "--loglevel=INFO",
@@ -68,4 +51,4 @@ def run_worker(*, queues: list[str], concurrency: int = 1) -> None:
         "--without-gossip",
         "--without-mingle",
     ]
-    celery_app.worker_main(argv)
+    get_celery().worker_main(argv)

@@ -5,7 +5,7 @@ import threading
 
 from service.config import get_settings
 from service.db import session_scope
-from workers.dispatch import redispatch_stalled
+from service.jobs.queue import redispatch_stalled
 
 log = logging.getLogger(__name__)
 

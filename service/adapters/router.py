@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from service.adapters import service
-from service.adapters.schemas import AdapterPublic
+from service.adapters.bodies import AdapterPublic
 from service.deps import SessionDep, TeamDep
 from service.schemas_common import Page, Pagination, pagination
 

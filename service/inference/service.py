@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from runtime import (
@@ -23,13 +24,13 @@ from schemas.canonical import document_key
 from schemas.errors import Issue
 from service.adapters.service import active_adapter
 from service.config import Settings
+from service.db import session_scope
 from service.errors import FormwrightError, Unavailable, Unprocessable
 from service.metrics.prom import observe_generation
 from service.models import Adapter, Example, RequestLog, SchemaVersion, Subject, Team
 from service.registry.service import prepare_schema, resolve_version
-from training.prompts import Conversation
+from training.prompts import FEW_SHOT, Conversation
 
-FEW_SHOT = 3
 log = logging.getLogger(__name__)
 
 
@@ -278,9 +279,13 @@ def respond(
 ) -> GenerateResult:
     """Generate and log; an unconformant answer (outside `unconstrained`) becomes a 422."""
     start = time.perf_counter()
-    # End the read transaction before model work: on SQLite it holds the write lock, and
-    # no transaction should stay open for seconds anywhere.
-    session.commit()
+    about: dict[str, Any] = {
+        "team": team,
+        "target": target,
+        "endpoint": endpoint,
+        "mode": mode,
+        "input": input,
+    }
     try:
         result = generate(
             inference,
@@ -295,60 +300,35 @@ def respond(
         )
     except FormwrightError as exc:
         if exc.status_code == 504:
-            log_request(
+            latency_ms = (time.perf_counter() - start) * 1000
+            log_error_answer(
                 session,
-                team=team,
-                target=target,
-                endpoint=endpoint,
-                mode=mode,
-                input=input,
+                **about,
                 result=None,
-                status_code=exc.status_code,
+                status_code=504,
                 error=exc.code,
-                latency_ms=(time.perf_counter() - start) * 1000,
+                latency_ms=latency_ms,
             )
-            session.commit()  # the log must survive the error
         raise
     if result.finish_reason == "cancelled":
         # The client went away mid-stream: nobody reads this answer, the log says why it ended.
-        log_request(
-            session,
-            team=team,
-            target=target,
-            endpoint=endpoint,
-            mode=mode,
-            input=input,
-            result=result,
-            status_code=499,
-            error="cancelled",
-        )
+        log_request(session, **about, result=result, status_code=499, error="cancelled")
         return result
     if not result.valid and mode != "unconstrained":
         error = unconformant(result)
-        log_request(
-            session,
-            team=team,
-            target=target,
-            endpoint=endpoint,
-            mode=mode,
-            input=input,
-            result=result,
-            status_code=422,
-            error=error.code,
-        )
-        session.commit()  # the log must survive the error
+        log_error_answer(session, **about, result=result, status_code=422, error=error.code)
         raise error
-    log_request(
-        session,
-        team=team,
-        target=target,
-        endpoint=endpoint,
-        mode=mode,
-        input=input,
-        result=result,
-        status_code=200,
-    )
+    log_request(session, **about, result=result, status_code=200)
     return result
+
+
+def log_error_answer(session: Session, **fields: Any) -> None:
+    """Log a request answered with an error, in a transaction of its own: the request's rolls
+    back with the error, and the log must stay."""
+    db_engine = session.get_bind()
+    assert isinstance(db_engine, Engine)
+    with session_scope(db_engine) as own:
+        log_request(own, **fields)
 
 
 def dumps(output: Any) -> str:

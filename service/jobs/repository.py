@@ -1,7 +1,10 @@
-from sqlalchemy import func
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from service.models import ACTIVE_STATES, Job, JobEvent, SchemaVersion, Subject
+from service.jobs.states import ACTIVE_STATES
+from service.models import Job, JobEvent, SchemaVersion, Subject
 
 
 def active_for_version(session: Session, *, schema_version_id: int) -> Job | None:
@@ -52,3 +55,23 @@ def events(session: Session, *, job_id: int) -> list[JobEvent]:
     return list(
         session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
     )
+
+
+def stalled(session: Session, *, redispatch_after_s: float, now: datetime) -> list[Job]:
+    """Active jobs nobody is running: a dead owner's lease expired, or the message got lost.
+
+    Kombu's SQL transport hides a message once delivered, so a SIGKILLed worker's message
+    never comes back by itself; Redis redelivers only after its visibility timeout. The
+    database knows better: sending again is safe because the job lease admits one attempt.
+    A cancelled job is left to the cancel (it ends at its next step or its next delivery).
+    """
+    query = select(Job).where(
+        col(Job.state).in_(ACTIVE_STATES),
+        Job.cancel_requested == False,  # noqa: E712
+        or_(col(Job.lease_owner).is_(None), col(Job.lease_expires_at) < now),
+        or_(
+            col(Job.dispatched_at).is_(None),
+            col(Job.dispatched_at) < now - timedelta(seconds=redispatch_after_s),
+        ),
+    )
+    return list(session.exec(query))

@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from service.deps import SessionDep, TeamDep
 from service.jobs import service
+from service.jobs.bodies import JobCreate, JobPublic
 from service.jobs.repository import events
-from service.jobs.schemas import JobCreate, JobPublic
 from service.schemas_common import Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -14,24 +14,15 @@ Name = Annotated[str, Path(max_length=128)]
 JobId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-def enqueue(job_id: int) -> None:
-    from workers.dispatch import start_job
-
-    start_job(job_id)
-
-
 @router.post("/schemas/{name}/jobs", response_model=JobPublic, status_code=202)
 def create_job(
     name: Name,
     session: SessionDep,
     team: TeamDep,
-    background: BackgroundTasks,
     body: JobCreate | None = None,
 ):
     """Queue a training job: synthesize, validate, fine-tune, evaluate, promote."""
     job, version = service.create_job(session, team=team, name=name, params=body or JobCreate())
-    # Background tasks run after the session committed: the worker finds the job.
-    background.add_task(enqueue, job.id)
     return JobPublic.of(job, name=name, version=version.version)
 
 

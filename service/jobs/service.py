@@ -1,40 +1,24 @@
-"""Job rules: one active job per schema version, a team quota, cancel, events."""
-
-from typing import Any
+"""Job rules: one active job per schema version, a team quota, cancel."""
 
 from sqlmodel import Session, func, select
 
 from service.errors import Conflict, FormwrightError, NotFound, Unprocessable
-from service.jobs import repository
-from service.jobs.schemas import JobCreate
-from service.models import (
-    FINAL_STATES,
-    Example,
-    Job,
-    JobEvent,
-    SchemaVersion,
-    Subject,
-    Team,
-    utcnow,
-)
+from service.jobs import queue, repository
+from service.jobs.bodies import JobCreate
+from service.jobs.lease import lease_held
+from service.jobs.states import FINAL_STATES, STAGES, JobState
+from service.jobs.transitions import add_event, finish
+from service.models import Example, Job, SchemaVersion, Subject, Team, utcnow
 from service.registry import repository as registry_repository
 from service.registry.service import resolve_version
 
 MIN_LABELED_EXAMPLES = 4
 
 
-def add_event(
-    session: Session, *, job: Job, kind: str, message: str, data: dict[str, Any] | None = None
-) -> JobEvent:
-    event = JobEvent(job_id=job.id, kind=kind, message=message, data=data)
-    session.add(event)
-    return event
-
-
 def create_job(
     session: Session, *, team: Team, name: str, params: JobCreate
 ) -> tuple[Job, SchemaVersion]:
-    """Queue a training job; the caller enqueues it after the commit."""
+    """Queue a training job; its first stage is sent once the session commits."""
     version, subject = resolve_version(session, team=team, name=name, version=params.version)
     # Serializes job creation per subject (a no-op lock on SQLite, whose writers queue anyway).
     registry_repository.get_subject(session, team_id=team.id, name=subject.name, for_update=True)
@@ -72,6 +56,7 @@ def create_job(
     session.add(job)
     session.flush()
     add_event(session, job=job, kind="queued", message=f"queued with {labeled} labeled examples")
+    queue.send_stage(session, job=job, stage=STAGES[0])
     session.flush()
     return job, version
 
@@ -103,24 +88,10 @@ def cancel_job(session: Session, *, team: Team, id: int) -> tuple[Job, SchemaVer
     if job.state in FINAL_STATES:
         raise Conflict(f"Job {id} already {job.state}.", code="job_finished")
     job.cancel_requested = True
-    if job.lease_owner is None or job.lease_expires_at is None or job.lease_expires_at < utcnow():
-        finish(session, job=job, state="cancelled", message="cancelled before it ran")
+    if not lease_held(job, now=utcnow()):
+        finish(session, job=job, state=JobState.CANCELLED, message="cancelled before it ran")
     else:
         add_event(session, job=job, kind="cancel_requested", message="cancel requested")
     session.add(job)
     session.flush()
     return found
-
-
-def finish(
-    session: Session, *, job: Job, state: str, message: str, error: str | None = None
-) -> None:
-    job.state = state
-    job.finished_at = utcnow()
-    job.error = error
-    job.lease_owner = None
-    job.lease_expires_at = None
-    if state == "succeeded":
-        job.progress = 1.0
-    add_event(session, job=job, kind=state, message=message)
-    session.add(job)

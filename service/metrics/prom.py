@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from runtime import RuntimeEvents
+from service.jobs.states import ACTIVE_STATES, FINAL_STATES
 from service.metrics import repository
-from service.models import ACTIVE_STATES, FINAL_STATES
 
 log = logging.getLogger(__name__)
 
@@ -176,4 +176,4 @@ def render(db_engine: Engine, *, queue_depth: int | None = None) -> bytes:
     """The Prometheus text exposition of everything above."""
     if queue_depth is not None:
         set_queue_depth(queue_depth)
-    return generate_latest(_Scrape(db_engine))  # type: ignore[arg-type]
+    return generate_latest(_Scrape(db_engine))

@@ -4,22 +4,23 @@ from typing import Any
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from service.jobs.states import ACTIVE_STATES, FINAL_STATES, STAGES, JobState
 from service.models.base import created_at_field, json_field, optional_time_field
 
-ACTIVE_STATES = ("queued", "synthesizing", "validating", "training", "evaluating")
-FINAL_STATES = ("succeeded", "failed", "cancelled")
+__all__ = ["ACTIVE_STATES", "FINAL_STATES", "Adapter", "Job", "JobEvent", "RequestLog"]
 
 
 class Job(SQLModel, table=True):
-    """A training job: synthesize -> validate -> split -> fine-tune -> evaluate -> promote."""
+    """A training job: synthesize -> validate -> finetune -> evaluate -> promote (its state
+    machine: service/jobs/states.py)."""
 
     __tablename__ = "jobs"
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True, nullable=False)
     schema_version_id: int = Field(foreign_key="schema_versions.id", index=True, nullable=False)
-    state: str = Field(default="queued", max_length=16, index=True, nullable=False)
-    stage: str = Field(default="synthesize", max_length=16, nullable=False)
+    state: str = Field(default=JobState.QUEUED, max_length=16, index=True, nullable=False)
+    stage: str = Field(default=STAGES[0], max_length=16, nullable=False)
     progress: float = Field(default=0.0, nullable=False)
     step: int = Field(default=0, nullable=False)
     total_steps: int = Field(default=0, nullable=False)

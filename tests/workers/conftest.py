@@ -98,12 +98,6 @@ def live_settings(live_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
             monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     get_engine.cache_clear()
-    import workers.app as worker_app
-
-    monkeypatch.setattr(worker_app, "celery_app", worker_app.make_celery())
-    import workers.dispatch as dispatch
-
-    monkeypatch.setattr(dispatch, "celery_app", worker_app.celery_app)
     settings = get_settings()
     upgrade(settings.resolved_database_url)
     yield settings
