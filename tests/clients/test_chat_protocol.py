@@ -401,3 +401,14 @@ def test_a_hostile_restated_schema_is_a_422_not_a_crash(tiny_live):
         tiny_live, {"model": "weather", "messages": [USER], "response_format": inline(deep)}
     )
     assert body["error"] != "schema_mismatch"
+
+
+def test_an_answer_that_fails_mid_stream_ends_with_an_error_event(tiny_live):
+    # Three tokens cannot hold the object: the stream has started, so the 422 comes as an
+    # error event, which the SDK raises from the iterator.
+    stream = tiny_live.openai().chat.completions.create(
+        model="weather", messages=[USER], max_tokens=3, stream=True
+    )
+    with pytest.raises(openai.APIError) as caught:
+        list(stream)
+    assert "max_tokens ran out" in caught.value.message
