@@ -89,7 +89,7 @@ def run(dataset: str, eval_limit: int | None, baseline_steps: int, overrides: di
     from service.config import Settings
     from training.config import SynthesisConfig, TrainingConfig
     from training.data import dataset_hash
-    from training.evaluate import constrained_agreement, evaluate, served
+    from training.evaluate import constrained_agreement, evaluate, evaluate_served
     from training.finetune import build_manifest, finetune, save_adapter
     from training.modeling import model_fingerprint, resolve_base_model
     from training.pairs import validate_pairs
@@ -144,7 +144,10 @@ def run(dataset: str, eval_limit: int | None, baseline_steps: int, overrides: di
                 test, predict=predict, schema=schema, concurrency=engine.max_batch_size
             )
         free, constrained = scores["(b) adapter unconstrained"], scores["(c) adapter constrained"]
-        scores["(d) adapter served (auto)"] = served(test, free, constrained, schema=schema)
+        answers = dict(zip([p.input for p in test], constrained.predictions, strict=True))
+        scores["(d) adapter served (auto)"] = evaluate_served(
+            test, free, constrained=answers.__getitem__, schema=schema
+        )
         agreement = constrained_agreement(free, constrained, schema=schema)
         eval_seconds = time.perf_counter() - eval_start
         wall = time.perf_counter() - wall

@@ -98,22 +98,31 @@ def score(
     )
 
 
-def served(
-    eval_set: Sequence[Pair], free: EvalResult, constrained: EvalResult, *, schema: Any
+def evaluate_served(
+    eval_set: Sequence[Pair],
+    free: EvalResult,
+    *,
+    constrained: Predict,
+    schema: Any,
+    concurrency: int = 1,
 ) -> EvalResult:
-    """What `auto` serves with an adapter, from its free and constrained passes over the same
-    set: per row the free answer when it validates, else the constrained one (the runtime's
-    rule), so the served figure costs no third pass."""
-    preds = [
-        f if f is not None and not schema_issues(schema, f) else c
-        for f, c in zip(free.predictions, constrained.predictions, strict=True)
-    ]
+    """What `auto` serves with an adapter, given its free pass over `eval_set`: per row the free
+    answer when it validates, else `constrained`'s (the runtime's rule). Only the rows whose
+    free answer does not validate are decoded again, so the served figure costs a fraction of
+    a pass."""
+    invalid = [i for i, p in enumerate(free.predictions) if p is None or schema_issues(schema, p)]
+    redone = evaluate(
+        [eval_set[i] for i in invalid], predict=constrained, schema=schema, concurrency=concurrency
+    )
+    preds = list(free.predictions)
+    for i, pred in zip(invalid, redone.predictions, strict=True):
+        preds[i] = pred
     return score(
         eval_set,
         preds,
         schema=schema,
         errors=sum(p is None for p in preds),
-        seconds=free.seconds + constrained.seconds,
+        seconds=free.seconds + redone.seconds,
     )
 
 
@@ -129,25 +138,3 @@ def constrained_agreement(free: EvalResult, constrained: EvalResult, *, schema: 
     if not pairs:
         return 1.0
     return sum(c is not None and json_equal(f, c) for f, c in pairs) / len(pairs)
-
-
-@dataclass
-class Promotion:
-    promoted: bool
-    score: float  # the candidate's served field accuracy
-    baseline: float  # what serves now, scored on the same set in the same run
-    against: str  # "adapter <id>" or "base"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def decide_promotion(candidate: EvalResult, *, serving: EvalResult, against: str) -> Promotion:
-    """Promote when the candidate, in the mode that will serve it (auto), beats what serves
-    now (the active adapter in auto, or the base model) on the same eval set: higher field
-    accuracy, or equal field accuracy and higher exact match. A tie keeps what serves."""
-    better = (candidate.field_accuracy, candidate.exact_match) > (
-        serving.field_accuracy,
-        serving.exact_match,
-    )
-    return Promotion(better, candidate.field_accuracy, serving.field_accuracy, against)

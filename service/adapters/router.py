@@ -4,8 +4,8 @@ from fastapi import APIRouter, Depends, Path
 
 from service.adapters import service
 from service.adapters.bodies import AdapterPublic
+from service.bodies import Page, Pagination, pagination
 from service.deps import SessionDep, TeamDep
-from service.schemas_common import Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["adapters"])
 

@@ -4,8 +4,8 @@ from fastapi import APIRouter, Depends
 
 from service.audit import service
 from service.audit.bodies import AuditEventPublic
+from service.bodies import Page, Pagination, pagination
 from service.deps import SessionDep, TeamDep
-from service.schemas_common import Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 

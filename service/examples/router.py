@@ -3,12 +3,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from service.bodies import Id, Page, Pagination, pagination
 from service.deps import SessionDep, TeamDep
 from service.errors import Unprocessable
 from service.examples import service
-from service.examples.schemas import ExamplePublic, ExamplesAdded
+from service.examples.bodies import ExamplePublic, ExamplesAdded
 from service.jsonbody import decode_text, loads
-from service.schemas_common import Id, Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["examples"])
 

@@ -2,7 +2,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.schemas_common import Id
+from service.bodies import Id
 
 
 class GenerateBody(BaseModel):

@@ -20,6 +20,7 @@ from runtime import GenerateResult
 from schemas.canonical import fingerprint
 from schemas.capabilities import ANNOTATIONS, capability_report
 from schemas.walk import SCHEMA_KEYWORDS, SCHEMA_LIST_KEYWORDS, SCHEMA_MAP_KEYWORDS
+from service.bodies import VERSION_REF
 from service.config import Settings
 from service.errors import NotFound, Unprocessable
 from service.inference.bodies import (
@@ -38,7 +39,6 @@ from service.inference.service import (
 )
 from service.models import Team
 from service.registry.service import prepare_schema
-from service.schemas_common import VERSION_REF
 
 
 @dataclass

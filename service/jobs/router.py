@@ -2,11 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from service.bodies import Page, Pagination, pagination
 from service.deps import SessionDep, TeamDep
 from service.jobs import service
 from service.jobs.bodies import JobCreate, JobPublic
 from service.jobs.repository import events
-from service.schemas_common import Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 

@@ -3,16 +3,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from service.bodies import Page, Pagination, pagination
 from service.deps import SessionDep, TeamDep, check_scrape_token
 from service.metrics import prom, service
-from service.metrics.schemas import (
+from service.metrics.bodies import (
     AcceptBody,
     Accepted,
     RequestPublic,
     SchemaHealth,
     SchemaMetrics,
 )
-from service.schemas_common import Page, Pagination, pagination
 
 router = APIRouter(tags=["metrics"])
 

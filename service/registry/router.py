@@ -3,10 +3,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from schemas.canonical import document_key
+from service.bodies import VERSION_REF, Page, Pagination, pagination
 from service.deps import SessionDep, TeamDep
 from service.models import SchemaVersion, Subject
 from service.registry import service
-from service.registry.schemas import (
+from service.registry.bodies import (
     CompatibilityResult,
     Deleted,
     SchemaCheck,
@@ -17,7 +18,6 @@ from service.registry.schemas import (
     SubjectPublic,
     VersionSummary,
 )
-from service.schemas_common import VERSION_REF, Page, Pagination, pagination
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

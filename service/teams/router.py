@@ -2,8 +2,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from service.bodies import Page
 from service.deps import SecretDep, SessionDep, TeamDep
-from service.schemas_common import Page
 from service.teams import service
 from service.teams.bodies import KeyCreated, KeyPublic, TeamPublic, TeamUpdate
 

@@ -4,12 +4,10 @@ import threading
 from tests.training.samples import EXAMPLES, SCHEMA
 from training.evaluate import (
     EvalResult,
-    Promotion,
     constrained_agreement,
-    decide_promotion,
     evaluate,
+    evaluate_served,
     score,
-    served,
 )
 
 
@@ -60,32 +58,25 @@ def _scored(preds: list) -> EvalResult:
     return score(EXAMPLES, preds, schema=SCHEMA)
 
 
-def test_served_takes_the_free_answer_when_it_validates_else_the_constrained_one() -> None:
+def test_served_redecodes_only_the_rows_whose_free_answer_does_not_validate() -> None:
     gold = [p.output for p in EXAMPLES]
-    invalid = {"city": "Rome", "unit": "rankine"}
-    free = _scored([gold[0], invalid, None])
-    constrained = _scored([{"city": "Lyon", "unit": "celsius"}, gold[1], gold[2]])
-    result = served(EXAMPLES, free, constrained, schema=SCHEMA)
+    free = _scored([gold[0], {"city": "Rome", "unit": "rankine"}, None])
+    asked: list[str] = []
+
+    def constrained(text: str) -> object:
+        asked.append(text)
+        return gold[[p.input for p in EXAMPLES].index(text)]
+
+    result = evaluate_served(EXAMPLES, free, constrained=constrained, schema=SCHEMA)
+    assert sorted(asked) == sorted([EXAMPLES[1].input, EXAMPLES[2].input])
     assert result.predictions == gold
     assert (result.conformance, result.exact_match, result.field_accuracy) == (1.0, 1.0, 1.0)
-    # Row 0's free answer validated, and the constrained pass changed it: agreement 0 of 1.
-    assert constrained_agreement(free, constrained, schema=SCHEMA) == 0.0
-    assert constrained_agreement(free, free, schema=SCHEMA) == 1.0
 
 
-def test_promotion_compares_the_served_figures_on_the_same_set() -> None:
+def test_constrained_agreement_counts_changed_answers_that_were_valid() -> None:
     gold = [p.output for p in EXAMPLES]
-    perfect = _scored(gold)
-    worse = _scored([gold[0], gold[1], {"city": "Oslo", "unit": "celsius"}])
-    assert decide_promotion(perfect, serving=worse, against="adapter 3") == Promotion(
-        True, 1.0, worse.field_accuracy, "adapter 3"
-    )
-    assert not decide_promotion(worse, serving=perfect, against="base").promoted
-    # A tie keeps what serves.
-    assert not decide_promotion(perfect, serving=_scored(gold), against="adapter 3").promoted
-    # Equal field accuracy (6 of 8 leaves), more exact answers: promoted.
-    one_bad_row = _scored([{**gold[0], "city": "Oslo", "unit": "kelvin"}, gold[1], gold[2]])
-    two_bad_rows = _scored([{**gold[0], "city": "Oslo"}, {**gold[1], "city": "Bern"}, gold[2]])
-    assert one_bad_row.field_accuracy == two_bad_rows.field_accuracy == 6 / 8
-    assert decide_promotion(one_bad_row, serving=two_bad_rows, against="base").promoted
-    assert not decide_promotion(two_bad_rows, serving=one_bad_row, against="base").promoted
+    free = _scored([gold[0], {"city": "Rome", "unit": "rankine"}, None])
+    # Row 0's free answer validated and the constrained pass changed it; rows 1-2 were invalid.
+    changed = _scored([{"city": "Lyon", "unit": "celsius"}, gold[1], gold[2]])
+    assert constrained_agreement(free, changed, schema=SCHEMA) == 0.0
+    assert constrained_agreement(free, _scored(gold), schema=SCHEMA) == 1.0
