@@ -111,7 +111,7 @@ def main() -> None:
     )
     engine.load()
     engine.generate(requests[0])  # compile the grammar once
-    batcher = engine._batcher
+    batcher = engine.batcher
 
     rows: dict[str, list[float]] = {}
 

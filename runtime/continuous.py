@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.adapters import AdapterCache, AdapterRefused
+from runtime.attention import use_grouped_sdpa
 from runtime.decode import Generation, Row
 from runtime.events import RuntimeEvents
 from runtime.kvcache import SlotCache
@@ -52,9 +53,11 @@ log = logging.getLogger(__name__)
 # Proposed tokens fed per row and step: a run of forced tokens is rarely longer (a long key),
 # and every row of the batch is padded to the longest run.
 MAX_DRAFT = 16
-# Positions one decode forward may hold (rows x widest feed). Past a few dozen a CPU forward
-# costs in proportion to them, so a long run of forced tokens must not pad a full batch.
-STEP_TOKENS = 64
+# Positions one decode forward may hold (rows x widest feed). On CPU a forward of up to ~16
+# positions costs about what one does (the weights' memory traffic dominates); past that it
+# costs in proportion, and every row is padded to the widest feed. So a lone row may take 15
+# forced tokens along, while a full batch takes none.
+STEP_TOKENS = 16
 # Positions one prefill forward may hold: prompts of similar length are prefilled together.
 PREFILL_TOKENS = 512
 DEFAULT_PREFIX_CACHE_BYTES = 256 << 20
@@ -130,6 +133,7 @@ class ContinuousBatcher:
         self.eos = int(tokenizer.eos_token_id)
         self.vocab = len(tokenizer)  # the matchers' masks are laid out for the tokenizer
         self.cache = SlotCache(model)
+        use_grouped_sdpa(model)  # jump-ahead and prefill forwards without copying the KV
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._shifts = torch.arange(32, dtype=torch.int32)
