@@ -150,6 +150,8 @@ def generate(
             code="input_too_long",
             errors=[{"path": path, "message": f"{tokens} tokens > {settings.max_input_tokens}"}],
         )
+    # A 504 stops the row's decoding (below), whoever else watches it.
+    watch = watch or RowWatch()
     request = GenerateRequest(
         schema=target.schema,
         schema_fingerprint=target.fingerprint,
@@ -185,6 +187,7 @@ def generate(
             headers={"Retry-After": str(exc.retry_after_s)},
         ) from exc
     except TimeoutError as exc:
+        watch.cancel()  # the answer is no longer awaited: free its row now
         raise FormwrightError(
             f"The request did not finish within {settings.request_timeout_s:g} s.",
             status_code=504,

@@ -200,3 +200,23 @@ def test_the_prefix_cache_is_per_adapter_and_bounded(parts, tiny_model_dir, tmp_
         small.submit(Pending(r, a, 0.0, None))
     assert len(small.prefixes) == 1
     assert small.prefixes.nbytes <= one_entry
+
+
+def test_a_request_that_times_out_stops_decoding_and_frees_its_row(settings, engine, tiny_runtime):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from tests.fixtures.app import TeamClient, make_team
+
+    settings.request_timeout_s = 1.0
+    app = create_app(settings, db_engine=engine, runtime=tiny_runtime)
+    batcher = tiny_runtime.batcher
+    with TestClient(app) as client:
+        alice = TeamClient(client, make_team(engine, "alice"), "alice")
+        alice.post("/v1/schemas", json={"name": "free", "schema": {"type": "string"}})
+        body = {"input": "go on", "mode": "unconstrained", "max_tokens": 1000}
+        started = batcher.forwards
+        assert alice.post("/v1/schemas/free/generate", json=body).status_code == 504
+        wait_for(lambda: batcher.running == 0, timeout=5)
+        # stopped, not run to its budget (the tiny model never says eos by chance here)
+        assert batcher.forwards - started < 1000
