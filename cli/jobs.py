@@ -19,13 +19,13 @@ from cli.output import (
     table,
     when,
 )
+from service.jobs.states import FINAL_STATES
 
 if TYPE_CHECKING:
     from cli.client import Client
 
 app = typer.Typer(help="Training jobs: list, show, follow, cancel.", no_args_is_help=True)
 POLL_S = 1.0
-FINAL_STATES = ("succeeded", "failed", "cancelled")
 
 
 def train(
