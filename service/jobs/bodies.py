@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.bodies import Id
 from service.models import Job, JobEvent
 
 
@@ -20,7 +21,7 @@ class SynthesisOptions(BaseModel):
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1)
+    version: Id | None = None
     epochs: float | None = Field(default=None, gt=0, le=50)
     max_steps: int | None = Field(default=None, ge=1, le=100_000)
     lora_rank: int | None = Field(default=None, ge=1, le=256)

@@ -39,6 +39,15 @@ class JobCancelled(Exception):
     """Raised inside a stage when the job's cancel was requested."""
 
 
+class WorkerStopping(Exception):
+    """This worker process is shutting down: the stage stops and hands its job back."""
+
+
+# Set by the worker process on SIGTERM/SIGINT (workers/app.py): every stage running in it stops
+# at its next check, so the process ends in seconds rather than when the stage is done.
+worker_stopping = threading.Event()
+
+
 class LeaseLost(Exception):
     """Another attempt took the job over: this one must stop writing."""
 
@@ -59,13 +68,17 @@ class StageRun:
     _last_progress: float = 0.0
 
     def should_stop(self) -> bool:
-        return self.cancel_requested.is_set() or self.lease_lost.is_set()
+        return (
+            self.cancel_requested.is_set() or self.lease_lost.is_set() or worker_stopping.is_set()
+        )
 
     def check(self) -> None:
         if self.lease_lost.is_set():
             raise LeaseLost(f"job {self.job_id}: lease lost")
         if self.cancel_requested.is_set():
             raise JobCancelled()
+        if worker_stopping.is_set():
+            raise WorkerStopping()
 
     def progress(self, *, force: bool = False, **values: Any) -> None:
         """Write progress columns (step, total_steps, loss, ...) at most once a second."""
@@ -190,6 +203,23 @@ def complete(session: Session, *, job: Job, run: StageRun) -> None:
     queue.send_stage(session, job=job, stage=following)
 
 
+def hand_back(session: Session, *, job: Job, run: StageRun) -> None:
+    """The worker is shutting down: release the lease and send the stage again (after the
+    commit), so the next worker resumes it from its last checkpoint at once. A stop asked for
+    is not a crash: it does not use up one of the job's attempts."""
+    job.data = {**(job.data or {}), **run.data}
+    job.lease_owner = None
+    job.lease_expires_at = None
+    job.attempts = max(0, job.attempts - 1)
+    add_event(
+        session,
+        job=job,
+        kind="interrupted",
+        message=f"stage {run.stage}: attempt {run.attempt} stopped with its worker",
+    )
+    queue.send_stage(session, job=job, stage=run.stage)
+
+
 def end(
     session: Session,
     *,
@@ -239,6 +269,13 @@ def run_stage(
     It may fill `run.data` (merged into job.data) and must check `run.should_stop()` or call
     `run.check()` now and then; a cancel ends the job, any exception fails it.
     """
+    if worker_stopping.is_set():
+        # A message this worker took as it shut down: pass it on, untouched, to the next one.
+        with sessions() as session:
+            job = session.get(Job, job_id)
+            if job is not None and job.stage == stage and job.state not in FINAL_STATES:
+                queue.send_stage(session, job=job, stage=stage)
+        return
     settings = get_settings()
     owner = new_owner()
     with sessions() as session:
@@ -266,6 +303,9 @@ def run_stage(
         outcome = partial(
             end, run=run, state=JobState.CANCELLED, message=f"cancelled during {stage}"
         )
+    except WorkerStopping:
+        log.warning("job %s: worker shutting down during %s; handing the job back", job_id, stage)
+        outcome = partial(hand_back, run=run)
     except LeaseLost:
         log.warning("job %s: lease lost during %s; another attempt continues", job_id, stage)
         return
