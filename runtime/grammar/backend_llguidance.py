@@ -47,8 +47,10 @@ class LLGuidanceBackend(GrammarBackend):
             # (the capability report lists it under validated_after).
             try:
                 return self._compile(strict, lenient=True)
-            except GrammarCompileError:
-                raise refused from None
+            except GrammarCompileError as lenient:
+                raise GrammarCompileError(
+                    f"{refused.detail}; with those keywords ignored: {lenient.detail}"
+                ) from None
 
     def _compile(self, strict: str, *, lenient: bool) -> Callable[[], RowMatcher]:
         from llguidance import LLMatcher
