@@ -297,11 +297,11 @@ def serving(args: argparse.Namespace) -> None:
     from service.config import Settings
     from training.modeling import resolve_base_model
 
+    llm = llama_cpp(args.threads)  # first: a missing extra fails before minutes of work
     path = resolve_base_model(None, cache_dir=ROOT / Settings().models_cache_dir)
     runtime = ModelRuntime(model_path=path, max_batch_size=args.clients)
     runtime.load()
     tokenizer = runtime.tokenizer
-    llm = llama_cpp(args.threads)
     weather, commands = load("snips-weather", args.limit), load("snips-commands", args.limit)
 
     def request(data: tuple, text: str) -> Any:
