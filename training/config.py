@@ -21,6 +21,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
+from training.splits import DEFAULT_MAX_SHARE
+
 TEACHERS = ("base", "external")
 
 
@@ -208,7 +210,7 @@ class TrainingConfig(_Options):
         metadata={"help": "Hold out at most this many (evaluation time grows with it)."},
     )
     eval_max_share: float = field(
-        default=0.25,
+        default=DEFAULT_MAX_SHARE,
         metadata={"help": "Never hold out more than this share of the real examples."},
     )
 

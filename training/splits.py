@@ -11,6 +11,9 @@ from training.data import Pair, normalize_input
 
 P = TypeVar("P", bound=Pair)
 
+# Never hold out more than a quarter of the real examples: the rest must still teach.
+DEFAULT_MAX_SHARE = 0.25
+
 
 def split_rank(pair: Pair, seed: int) -> str:
     """Where a pair sorts for the split: a hash of the seed and its normalized input.
@@ -28,7 +31,7 @@ def eval_size(
     eval_fraction: float,
     min_eval: int,
     max_eval: int | None = None,
-    max_share: float = 1.0,
+    max_share: float = DEFAULT_MAX_SHARE,
 ) -> int:
     """round(n x eval_fraction), raised to `min_eval` as far as `max_share` of n allows, capped
     at `max_eval`, and always leaving at least one training example (n < 2: nothing is held
@@ -49,7 +52,7 @@ def split_examples(
     min_eval: int,
     seed: int,
     max_eval: int | None = None,
-    max_share: float = 1.0,
+    max_share: float = DEFAULT_MAX_SHARE,
     pinned: Sequence[P] = (),
 ) -> tuple[list[P], list[P]]:
     """(train, eval): the user's `pinned` eval examples, or else the `eval_size` pairs of

@@ -22,7 +22,15 @@ def pairs(n: int) -> list[Pair]:
     ],
 )
 def test_eval_size(n: int, fraction: float, minimum: int, maximum: int | None, size: int) -> None:
-    assert eval_size(n, eval_fraction=fraction, min_eval=minimum, max_eval=maximum) == size
+    assert (
+        eval_size(n, eval_fraction=fraction, min_eval=minimum, max_eval=maximum, max_share=1.0)
+        == size
+    )
+
+
+def test_at_most_a_quarter_is_held_out_by_default() -> None:
+    assert eval_size(50, eval_fraction=0.1, min_eval=50, max_eval=100) == 12
+    assert eval_size(5, eval_fraction=0.1, min_eval=10) == 1
 
 
 def test_split_is_fixed_for_a_seed_and_keeps_input_order() -> None:
