@@ -250,9 +250,13 @@ def report(state: dict[str, dict[str, Any]], backends: list[str], default: str) 
 
 
 def _compile_keywords(error: str) -> list[str]:
-    """The keywords a backend's refusal names (llguidance: "Unimplemented keys: [...]")."""
+    """The keywords a backend's refusal names (llguidance: "Unimplemented keys: [...]"), or
+    the reason of the last attempt when keywords were not what stopped it."""
     import re
 
+    if "ignored:" in error:
+        reason = error.split("ignored:")[-1].strip().splitlines()[0]
+        return [f"no compile: {re.sub(chr(39) + '.*?' + chr(39), '...', reason)[:70]}"]
     found = re.findall(r'"([$A-Za-z]+)"', error)
     return [f"no compile: {k}" for k in sorted(set(found))] or [f"no compile: {error[:60]}"]
 
