@@ -128,7 +128,7 @@ def overview_page(
 
 
 def _pretty(version: SchemaVersion) -> list[str]:
-    return json.dumps(version.body, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    return json.dumps(version.body, indent=2, ensure_ascii=False).splitlines()
 
 
 def diff_lines(old: SchemaVersion, new: SchemaVersion) -> list[dict[str, str]]:

@@ -63,3 +63,20 @@ def test_static_files_are_served_and_paths_are_not(client):
         .startswith(("application/javascript", "text/javascript"))
     )
     assert client.get("/ui/static/..%2Fservice.py").status_code in (404, 422)
+
+
+def test_versions_page_diffs_the_schemas_as_registered(client, alice: TeamClient):
+    v1 = {"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {"type": "string"}}}
+    v2 = {"description": "a new first line in the diff", **v1}
+    for schema in (v1, v2):
+        r = alice.post("/v1/schemas", json={"name": "order", "schema": schema})
+        assert r.status_code == 201
+    sign_in(client, alice.key)
+    try:
+        page = client.get("/ui/schemas/order/versions").text
+    finally:
+        client.cookies.clear()
+    diff = page.split("<pre", 1)[1].split("</pre>", 1)[0]
+    # The author's order: "zeta" right after the new line's context, not sorted after "alpha".
+    assert "zeta" in diff
+    assert "alpha" not in diff or diff.index("zeta") < diff.index("alpha")
