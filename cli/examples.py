@@ -24,6 +24,24 @@ if TYPE_CHECKING:
     pass
 
 app = typer.Typer(help="Add, import and export example pairs.", no_args_is_help=True)
+EvalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--eval",
+        help="Pin to the evaluation set: never trained on, scored by every job (with pinned "
+        "examples nothing else is held out).",
+    ),
+]
+
+
+def pinned(line: str) -> str:
+    """A JSONL line with "eval": true added (a line that is not an object is left to the
+    server to report, with its line number)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return line
+    return json.dumps({**row, "eval": True}, ensure_ascii=False) if isinstance(row, dict) else line
 
 
 @app.command("add")
@@ -35,9 +53,10 @@ def examples_add(
         typer.Option("--output", help="The expected JSON (omit for an unlabeled input)."),
     ] = None,
     version: VersionOpt = None,
+    pin: EvalOpt = False,
 ) -> None:
     """Add one example pair (or one unlabeled input)."""
-    row: dict[str, Any] = {"input": input}
+    row: dict[str, Any] = {"input": input, **({"eval": True} if pin else {})}
     if output is not None:
         try:
             row["output"] = json.loads(output)
@@ -55,6 +74,7 @@ def examples_import(
     name: str,
     file: Annotated[Path, typer.Argument(help="JSONL, one {input, output} per line ('-': stdin).")],
     version: VersionOpt = None,
+    pin: EvalOpt = False,
 ) -> None:
     """Import a JSONL file: all rows or none; every bad row is listed with its line."""
     try:
@@ -62,6 +82,8 @@ def examples_import(
     except OSError as exc:
         say(f"error: cannot read {file}: {exc.strerror}", style="bold red", stderr=True)
         raise typer.Exit(1) from exc
+    if pin:
+        text = "\n".join(pinned(line) if line.strip() else line for line in text.splitlines())
     # The server numbers rows without blank lines; map them back to the file's lines.
     lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     with api(lines=lines) as client:
@@ -109,7 +131,11 @@ def examples_export(
     """Print a schema's examples as JSONL (what `examples import` reads)."""
     with api(as_json=as_json) as client:
         rows = [
-            {"input": r["input"], **({"output": r["output"]} if r["labeled"] else {})}
+            {
+                "input": r["input"],
+                **({"output": r["output"]} if r["labeled"] else {}),
+                **({"eval": True} if r.get("eval") else {}),
+            }
             for r in client.list_examples(name, version=version, labeled=labeled)
         ]
     if as_json:

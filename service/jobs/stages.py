@@ -132,14 +132,17 @@ def synthesize(run: StageRun, *, runtime: RuntimeSource) -> None:
                 .order_by(Example.id)
             )
         )
-    real = [Pair(e.input, e.output) for e in rows if e.labeled]
+    real = [Pair(e.input, e.output) for e in rows if e.labeled and not e.eval]
+    pinned = [Pair(e.input, e.output) for e in rows if e.labeled and e.eval]
     unlabeled = [e.input for e in rows if not e.labeled]
     train, held_out = split_examples(
         real,
         eval_fraction=config.eval_fraction,
-        min_eval=min(config.eval_min, max(1, len(real) // 2)),
+        min_eval=config.eval_min,
         seed=config.seed,
         max_eval=config.eval_max,
+        max_share=config.eval_max_share,
+        pinned=pinned,
     )
     synthetic: list[Pair] = []
     coverage = None
@@ -151,9 +154,10 @@ def synthesize(run: StageRun, *, runtime: RuntimeSource) -> None:
     write_pairs(ctx.dir / "eval.jsonl", held_out)
     write_pairs(ctx.dir / "candidates.jsonl", synthetic + labeled)
     run.data["dataset"] = {
-        "real": len(real),
+        "real": len(real) + len(pinned),
         "train_real": len(train),
         "eval": len(held_out),
+        "eval_set": "pinned" if pinned else "held out",
         "synthetic": len(synthetic),
         "teacher_labeled": len(labeled),
         "unlabeled": len(unlabeled),
@@ -261,6 +265,7 @@ def finetune(run: StageRun) -> None:
         train,
         config=config,
         checkpoint_dir=ctx.dir / "checkpoints",
+        schema=ctx.schema,  # targets in the order the grammar will force
         description=ctx.description,
         instructions=ctx.instructions,
         on_progress=on_progress,
@@ -314,9 +319,11 @@ def finetune(run: StageRun) -> None:
 
 
 def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
-    """Held-out evaluation: (a) base few-shot constrained, (b) adapter free, (c) adapter
-    constrained."""
+    """Score on the eval set, everything in this one run: the base model few-shot (what serves
+    without an adapter), the active adapter as it serves (auto), and the new adapter alone and
+    as it would serve (auto: constrained only where its own answer does not validate)."""
     from training.evaluate import evaluate as score
+    from training.evaluate import evaluate_served
 
     ctx = load_context(run)
     held_out = read_pairs(ctx.dir / "eval.jsonl")
@@ -324,26 +331,62 @@ def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
     with run.sessions() as session:
         adapter = session.exec(select(Adapter).where(Adapter.job_id == run.job_id)).one()
         path = adapter.path
+        current = active_adapter(session, schema_version_id=adapter.schema_version_id)
+        active = current if current is not None and current.id != adapter.id else None
     budget = output_budget(runtime(), held_out)
-    configs = {
-        "base": ("constrained", None, examples),
-        "adapter_unconstrained": ("unconstrained", path, []),
-        "adapter_constrained": ("constrained", path, []),
+    concurrency = runtime().max_batch_size
+    evaluation: dict[str, Any] = {
+        "n": len(held_out),
+        "eval_set": (run.data.get("dataset") or {}).get("eval_set", "held out"),
     }
-    evaluation: dict[str, Any] = {"n": len(held_out)}
-    for name, (mode, adapter_path, shots) in configs.items():
+
+    def predict(mode: str, adapter_path: str | None, shots: list[Pair]) -> Callable[[str], str]:
         run.check()
-        predict = predictor(
+        return predictor(
             runtime(), ctx, mode=mode, adapter=adapter_path, examples=shots, max_tokens=budget
         )
-        result = score(
-            held_out,
-            predict=predict,
-            schema=ctx.schema,
-            concurrency=runtime().max_batch_size,
-        )
+
+    def record(name: str, result: Any) -> None:
         evaluation[name] = result.to_dict()
-        run.event("evaluated", f"{name}: field accuracy {evaluation[name]['field_accuracy']:.3f}")
+        run.event("evaluated", f"{name}: field accuracy {result.field_accuracy:.3f}")
+
+    record(
+        "base",
+        score(
+            held_out,
+            predict=predict("constrained", None, examples),
+            schema=ctx.schema,
+            concurrency=concurrency,
+        ),
+    )
+    if active is not None:
+        record(
+            "active_adapter",
+            score(
+                held_out,
+                predict=predict("auto", active.path, []),
+                schema=ctx.schema,
+                concurrency=concurrency,
+            ),
+        )
+        evaluation["active_adapter"]["id"] = active.id
+    free = score(
+        held_out,
+        predict=predict("unconstrained", path, []),
+        schema=ctx.schema,
+        concurrency=concurrency,
+    )
+    record("adapter_unconstrained", free)
+    record(
+        "adapter_served",
+        evaluate_served(
+            held_out,
+            free,
+            constrained=predict("constrained", path, []),
+            schema=ctx.schema,
+            concurrency=concurrency,
+        ),
+    )
     with run.sessions() as session:
         adapter = session.exec(select(Adapter).where(Adapter.job_id == run.job_id)).one()
         adapter.evaluation = evaluation
@@ -352,23 +395,26 @@ def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
 
 
 def promote(run: StageRun) -> None:
-    """Serve the new adapter only if it beats what serves now on held-out field accuracy."""
+    """Serve the new adapter only if, as it would serve, it beats what serves now, both scored
+    on the same eval set in this job's evaluation; the job's metrics show both."""
     with run.sessions() as session:
         adapter = session.exec(select(Adapter).where(Adapter.job_id == run.job_id)).one()
         current = active_adapter(session, schema_version_id=adapter.schema_version_id)
+        evaluation = adapter.evaluation or {}
         verdict = promotion.decide(
-            adapter.evaluation or {},
-            adapter_id=adapter.id,
-            current_id=current.id if current else None,
-            current_evaluation=current.evaluation if current else None,
+            evaluation, adapter_id=adapter.id, current_id=current.id if current else None
         )
         if verdict.promoted:
             activate(session, adapter=adapter)
+        job = session.get(Job, run.job_id)
+        assert job is not None
+        job.metrics = promotion.job_metrics(evaluation, verdict)
+        session.add(job)
     outcome = "promoted" if verdict.promoted else "kept inactive"
     run.event(
         "promotion",
         f"adapter {adapter.id} {outcome}: field accuracy {verdict.score:.3f} "
-        f"vs {verdict.against} {verdict.baseline:.3f}",
+        f"vs {verdict.against} {verdict.baseline:.3f} (same {evaluation.get('n', 0)} examples)",
         {
             "promoted": verdict.promoted,
             "score": verdict.score,
@@ -380,4 +426,5 @@ def promote(run: StageRun) -> None:
         "promoted": verdict.promoted,
         "score": verdict.score,
         "baseline": verdict.baseline,
+        "against": verdict.against,
     }

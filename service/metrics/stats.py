@@ -235,7 +235,7 @@ def health(summary: dict[str, Any]) -> str:
 EVAL_KEYS = {
     "base": ("base", "base_model"),
     "adapter": ("adapter_unconstrained", "adapter", "unconstrained"),
-    "adapter_constrained": ("adapter_constrained", "constrained"),
+    "adapter_constrained": ("adapter_served", "adapter_constrained", "constrained"),
 }
 
 

@@ -299,7 +299,7 @@ def adapters_page(session: Session, *, team: Team, name: str) -> dict[str, Any]:
             for label, key in (
                 ("Base model", "base"),
                 ("Adapter", "adapter"),
-                ("Adapter + constrained", "adapter_constrained"),
+                ("Adapter as served (auto)", "adapter_constrained"),
             )
             if any(f[key] is not None for f in fields)
         ]

@@ -150,6 +150,25 @@ def test_import_success(serve, tmp_path: Path):
     assert seen[0].headers["content-type"] == "application/x-ndjson"
 
 
+def test_eval_pins_imported_and_added_examples(serve, tmp_path: Path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"input": "a", "output": {}}\n\n{"input": "b", "output": {}}\nnot json\n')
+    seen = serve(
+        lambda r: httpx.Response(
+            201, json={"name": "tickets", "version": 1, "added": 1, "duplicates": 0, "ids": [1]}
+        )
+    )
+    assert run("examples", "import", "tickets", str(rows), "--eval").exit_code == 0
+    lines = seen[0].content.decode().split("\n")
+    assert [json.loads(line)["eval"] for line in lines[:1] + lines[2:3]] == [True, True]
+    assert lines[1] == ""  # blank lines and bad lines kept: errors name the file line
+    assert lines[3] == "not json"
+    assert (
+        run("examples", "add", "tickets", "--input", "c", "--output", "{}", "--eval").exit_code == 0
+    )
+    assert json.loads(seen[1].content) == [{"input": "c", "eval": True, "output": {}}]
+
+
 def test_lists_are_tables_and_json_for_scripts(serve):
     subjects = [
         {

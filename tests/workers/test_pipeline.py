@@ -33,7 +33,10 @@ def examples() -> list[dict]:
 def test_a_job_trains_evaluates_promotes_and_serves_its_adapter(live_app, workers):
     team, _ = live_app
     assert team.post("/v1/schemas", json={"name": "tickets", "schema": SCHEMA}).status_code == 201
-    assert team.post("/v1/schemas/tickets/examples", json=examples()).json()["added"] == 20
+    rows = examples()
+    for row in rows[:4]:
+        row["eval"] = True  # pinned: the evaluation set, whatever the split would hold out
+    assert team.post("/v1/schemas/tickets/examples", json=rows).json()["added"] == 20
     workers.start()
     r = team.post(
         "/v1/schemas/tickets/jobs", json={"epochs": 20, "max_steps": 30, "learning_rate": 0.01}
@@ -48,14 +51,24 @@ def test_a_job_trains_evaluates_promotes_and_serves_its_adapter(live_app, worker
     assert job["state"] == "succeeded", (job, workers.logs())
     assert job["progress"] == 1.0
     assert job["step"] == job["total_steps"] == 30
-    assert job["data"]["dataset"]["eval"] >= 1
+    assert job["data"]["dataset"]["eval"] == 4
+    assert job["data"]["dataset"]["eval_set"] == "pinned"
     assert job["data"]["validation"]["train_pairs"] >= job["data"]["dataset"]["train_real"]
     kinds = [e["kind"] for e in job["events"]]
     assert kinds[0] == "queued"
     assert kinds[-1] == "succeeded"
     assert "promotion" in kinds
     evaluation = job["data"]["evaluation"]
-    assert set(evaluation) >= {"base", "adapter_unconstrained", "adapter_constrained"}
+    assert set(evaluation) >= {"base", "adapter_unconstrained", "adapter_served"}
+    # The job's metrics: both figures on the same 4 examples, per path, and the verdict.
+    metrics = job["metrics"]
+    assert metrics["eval_examples"] == evaluation["n"] == 4
+    assert metrics["adapter_served"] == {
+        k: evaluation["adapter_served"][k]
+        for k in ("conformance", "exact_match", "field_accuracy", "per_path")
+    }
+    assert metrics["base"]["per_path"]
+    assert metrics["promoted"] is job["data"]["promotion"]["promoted"]
 
     adapters = team.get("/v1/schemas/tickets/adapters").json()["data"]
     assert len(adapters) == 1
