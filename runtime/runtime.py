@@ -116,7 +116,6 @@ class ModelRuntime:
         grammar_cache_size: int = DEFAULT_CACHE_SIZE,
         max_loaded_adapters: int = 8,
         max_batch_size: int = 8,
-        batch_wait_ms: float = 5.0,
         events: RuntimeEvents | None = None,
     ) -> None:
         # model_path (an already resolved dir) wins over model_spec (FORMWRIGHT_BASE_MODEL).

@@ -86,7 +86,6 @@ def make_inference(settings: Settings, runtime: ModelRuntime | None = None) -> I
         cache_dir=settings.models_cache_dir,
         max_loaded_adapters=settings.max_loaded_adapters,
         max_batch_size=settings.max_batch_size,
-        batch_wait_ms=settings.batch_wait_ms,
         events=PrometheusEvents(),
     )
     scheduler = FairScheduler(

@@ -23,7 +23,6 @@ class Settings(BaseSettings):
 
     max_loaded_adapters: int = Field(8, description="Adapters kept attached (LRU).")
     max_batch_size: int = Field(8, ge=1, description="Rows decoded together; 1 = no batching.")
-    batch_wait_ms: float = Field(5.0, ge=0, description="How long a row waits for company.")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest request body accepted.")
     max_input_tokens: int = Field(1024, description="Largest generate input, in tokens.")
     max_output_tokens: int = Field(1024, description="Cap on max_tokens.")

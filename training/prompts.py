@@ -21,9 +21,6 @@ ADAPTER_PREAMBLE = "You turn the user's text into JSON. Answer with one JSON val
 # Labeled examples shown to the base model when no adapter answers (serving, teacher labels and
 # the base-model evaluation alike).
 FEW_SHOT = 3
-# Labeled examples shown to the base model when no adapter answers (serving, teacher labels and
-# the base-model evaluation alike).
-FEW_SHOT = 3
 
 
 def compact_json(value: Any) -> str:
