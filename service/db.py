@@ -70,7 +70,7 @@ def make_engine(url: str) -> Engine:
 def get_engine() -> Engine:
     settings = get_settings()
     if settings.resolved_database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.private_data_dir()  # whichever command opens it first, it is created private
     return make_engine(settings.resolved_database_url)
 
 

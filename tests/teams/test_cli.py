@@ -79,3 +79,15 @@ def test_operator_rotates_keys_and_reads_the_audit_log(tmp_path: Path):
         first.close()
     finally:
         api.stop_all()
+
+
+def test_any_command_that_creates_the_data_dir_creates_it_private(tmp_path: Path):
+    data = tmp_path / "data"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FORMWRIGHT_")},
+        "FORMWRIGHT_DATA_DIR": str(data),
+    }
+    # Not serve, worker or db upgrade (it fails: the database is not migrated yet).
+    cli(env, "teams", "create", "first", check=False)
+    assert mode(data) == 0o700
+    assert mode(data / "formwright.db") == 0o600
