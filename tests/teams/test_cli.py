@@ -88,6 +88,6 @@ def test_any_command_that_creates_the_data_dir_creates_it_private(tmp_path: Path
         "FORMWRIGHT_DATA_DIR": str(data),
     }
     # Not serve, worker or db upgrade (it fails: the database is not migrated yet).
-    cli(env, "teams", "create", "first", check=False)
+    cli(env, "teams", "list", check=False)
     assert mode(data) == 0o700
     assert mode(data / "formwright.db") == 0o600
