@@ -38,15 +38,5 @@ def list_examples(
     return list(rows), total
 
 
-def all_for_version(session: Session, *, schema_version_id: int) -> list[Example]:
-    return list(
-        session.exec(
-            select(Example)
-            .where(Example.schema_version_id == schema_version_id)
-            .order_by(Example.id)
-        )
-    )
-
-
 def delete_for_version(session: Session, *, schema_version_id: int) -> None:
     session.exec(delete(Example).where(Example.schema_version_id == schema_version_id))  # type: ignore[call-overload]
