@@ -50,14 +50,65 @@ class OutlinesCoreBackend(GrammarBackend):
         )
 
     def compile(self, schema_json: str) -> Callable[[], RowMatcher]:
-        from outlines_core import Guide, Index
-        from outlines_core.json_schema import build_regex_from_schema
+        from outlines_core import Guide
 
-        try:
-            # "" = no whitespace between JSON tokens (None would allow optional spaces).
-            regex = build_regex_from_schema(schema_json, "")
-            index = Index(regex, self.vocabulary)
-        except (ValueError, RuntimeError, TypeError) as exc:
-            raise GrammarCompileError(f"outlines_core: {exc}") from exc
+        index = _index_in_child(schema_json, self.vocabulary)
         eos = self.eos_token_id
         return lambda: OutlinesCoreMatcher(Guide(index), eos)
+
+
+# outlines_core's index can grow without bound (13 GB and still going on a SchemaStore schema),
+# and a thread cannot be stopped: it is built in a child process with a memory ceiling and
+# killed at the time limit, so an abandoned compile ends instead of running on.
+COMPILE_MEMORY_BYTES = 4 * 2**30
+COMPILE_TIME_LIMIT_S = 60.0
+
+
+def _index_in_child(schema_json: str, vocabulary: Any) -> Any:
+    """Build the Index in a forkserver child (fork without the parent's threads) and receive it
+    pickled; GrammarCompileError when the child fails, exceeds its memory or its time."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["outlines_core"])
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_build_index,
+        args=(send, schema_json, vocabulary, COMPILE_MEMORY_BYTES),
+        name="outlines-core-compile",
+        daemon=True,
+    )
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(COMPILE_TIME_LIMIT_S):
+            raise GrammarCompileError(
+                f"outlines_core: gave up compiling after {COMPILE_TIME_LIMIT_S:g} s"
+            )
+        status, value = receive.recv()
+    except EOFError:
+        raise GrammarCompileError(
+            f"outlines_core: the compile died (memory limit {COMPILE_MEMORY_BYTES >> 30} GiB)"
+        ) from None
+    finally:
+        receive.close()
+        child.kill()
+        child.join()
+    if status == "error":
+        raise GrammarCompileError(f"outlines_core: {value}")
+    return value
+
+
+def _build_index(send: Any, schema_json: str, vocabulary: Any, memory_bytes: int) -> None:
+    import resource
+
+    from outlines_core import Index
+    from outlines_core.json_schema import build_regex_from_schema
+
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        # "" = no whitespace between JSON tokens (None would allow optional spaces).
+        regex = build_regex_from_schema(schema_json, "")
+        send.send(("ok", Index(regex, vocabulary)))
+    except (ValueError, RuntimeError, TypeError, MemoryError) as exc:
+        send.send(("error", str(exc)))

@@ -8,7 +8,8 @@ Compilation runs in a daemon thread per (schema, backend); the caller waits at m
 and then gets `GrammarTimeout`. Python cannot stop a thread, so the compile goes on in the
 background (all three libraries release the GIL while compiling): when it ends, its result (or
 error) lands in the cache, and requests arriving meanwhile wait on the same in-flight compile
-instead of starting another. A daemon thread never blocks process exit. Hostile-schema limits
+instead of starting another. llguidance and xgrammar bound their own work; outlines_core, whose
+index can grow without bound, compiles in a child process killed at a time and memory limit. A daemon thread never blocks process exit. Hostile-schema limits
 (size, depth) belong to the registry, which refuses them before this.
 """
 

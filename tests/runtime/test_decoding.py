@@ -132,6 +132,27 @@ def test_compile_timeout_returns_quickly_and_the_compile_finishes_later(model_an
     assert gave_up < 0.5 * (time.perf_counter() - t)
 
 
+def test_an_abandoned_outlines_core_compile_is_killed_at_its_limits(model_and_tok, monkeypatch):
+    """outlines_core builds its index in a child process: past the time or memory limit the
+    child is killed and the compile fails, instead of running on in a thread nobody can stop."""
+    import multiprocessing
+
+    import runtime.grammar.backend_outlines_core as outlines_core
+
+    _, tok = model_and_tok
+    monkeypatch.setattr(outlines_core, "COMPILE_TIME_LIMIT_S", 0.5)
+    backend = outlines_core.OutlinesCoreBackend(tok)
+    with pytest.raises(GrammarCompileError, match="gave up compiling after 0.5 s"):
+        backend.compile(json.dumps(SLOW_FOR_OUTLINES_CORE))
+    monkeypatch.setattr(outlines_core, "COMPILE_TIME_LIMIT_S", 60)
+    monkeypatch.setattr(outlines_core, "COMPILE_MEMORY_BYTES", 1)
+    t = time.perf_counter()
+    with pytest.raises(GrammarCompileError):
+        backend.compile(json.dumps(SLOW_FOR_OUTLINES_CORE))
+    assert time.perf_counter() - t < 30
+    assert multiprocessing.active_children() == []
+
+
 def test_timeout_falls_back_to_a_faster_backend(model_and_tok):
     _, tok = model_and_tok
     compiler = GrammarCompiler(tok, backends=["outlines_core", "xgrammar"], timeout_s=0.05)
@@ -186,7 +207,7 @@ def test_open_objects_get_no_invented_keys(model_and_tok, backend):
         assert set(json.loads(out.text)) <= {"a", "b"}
 
 
-def test_strict_objects_closes_objects_but_not_all_of_members():
+def test_strict_objects_closes_objects_whose_keys_come_from_nowhere_else():
     from runtime.grammar.backend_llguidance import strict_objects
 
     schema = {
@@ -194,17 +215,29 @@ def test_strict_objects_closes_objects_but_not_all_of_members():
         "properties": {
             "properties": {"type": "object", "properties": {"x": {"const": {"properties": 1}}}},
             "open": {"type": "object", "properties": {}, "additionalProperties": True},
+            "mixed": {"properties": {"a": {}}, "anyOf": [{"properties": {"b": {}}}]},
+            "needs": {"properties": {"a": {}}, "required": ["a", "c"]},
+            "big": {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
         },
-        "allOf": [{"properties": {"y": {}}}],
-        "$defs": {"d": {"properties": {"z": {}}}},
+        "$defs": {
+            "d": {"properties": {"z": {}}},
+            "base": {"properties": {"name": {}}, "required": ["name"]},
+            "item": {"allOf": [{"$ref": "#/$defs/base"}, {"properties": {"label": {}}}]},
+        },
     }
     out = strict_objects(schema)
     assert out["additionalProperties"] is False
-    assert out["properties"]["properties"]["additionalProperties"] is False
-    assert out["properties"]["properties"]["properties"]["x"] == {"const": {"properties": 1}}
-    assert out["properties"]["open"]["additionalProperties"] is True
-    assert "additionalProperties" not in out["allOf"][0]
+    props = out["properties"]
+    assert props["properties"]["additionalProperties"] is False
+    assert props["properties"]["properties"]["x"] == {"const": {"properties": 1}}
+    assert props["open"]["additionalProperties"] is True
+    assert "additionalProperties" not in props["mixed"]  # anyOf may add "b"
+    assert "additionalProperties" not in props["needs"]  # requires "c", which it does not list
+    assert (props["big"]["minimum"], props["big"]["maximum"]) == (-(2**62), 2**62)
     assert out["$defs"]["d"]["additionalProperties"] is False
+    # allOf members, and the definitions they are, stay open: each must admit the other's keys
+    assert "additionalProperties" not in out["$defs"]["base"]
+    assert "additionalProperties" not in out["$defs"]["item"]["allOf"][1]
     assert "additionalProperties" not in schema  # the input is not modified
 
 
