@@ -30,11 +30,19 @@ def adapters_list(name: str, as_json: JsonOpt = False) -> None:
         print_json(adapters)
         return
     rows = [
-        [a["id"], a["version"], "yes" if a["active"] else "", a.get("job_id") or "",
-         when(a.get("promoted_at")), when(a.get("created_at")), a.get("path", "")]
+        [a["id"], a["version"], "yes" if a["active"] else "", a.get("base_status", ""),
+         a.get("job_id") or "", when(a.get("promoted_at")), when(a.get("created_at")),
+         a.get("path", "")]
         for a in adapters
     ]  # fmt: skip
-    table(None, ["id", "version", "active", "job", "promoted", "created", "directory"], rows)
+    columns = ["id", "version", "active", "base model", "job", "promoted", "created", "directory"]
+    table(None, columns, rows)
+    if any(a["active"] and a.get("base_status") == "stale" for a in adapters):
+        say(
+            "stale: trained for another base model; the base model answers instead. "
+            "Retrain with `formwright adapters retrain --all`.",
+            style="yellow",
+        )
 
 
 @app.command("promote")

@@ -75,6 +75,14 @@ def get_team(request: Request, session: SessionDep, secret: SecretDep) -> Team:
 TeamDep = Annotated[Team, Depends(get_team)]
 
 
+def loaded_base(request: Request) -> str | None:
+    """The fingerprint of the base model this process serves with (None until it is loaded)."""
+    return request.app.state.inference.runtime.model_fingerprint
+
+
+BaseDep = Annotated[str | None, Depends(loaded_base)]
+
+
 def check_scrape_token(request: Request) -> None:
     """/metrics names teams and schemas: a scraper shows FORMWRIGHT_METRICS_TOKEN as a Bearer
     token, unless the operator opened it with FORMWRIGHT_METRICS_TOKEN=public."""

@@ -157,10 +157,11 @@ def load_tokenizer(path: Path) -> Any:
     return AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
-def build_tiny_model(dest: Path, *, seed: int = 0) -> Path:
+def build_tiny_model(dest: Path, *, seed: int = 0, hidden_size: int = 64) -> Path:
     """A tiny random-weight Llama with the real SmolLM2 tokenizer and chat template, for tests.
 
-    Deterministic for a given seed; takes seconds (only the tokenizer is read from the GGUF).
+    Deterministic for a given seed and width; takes seconds (only the tokenizer is read from
+    the GGUF). Another `hidden_size` is another base model: its adapters do not fit this one.
     """
     _force_offline()
     import torch
@@ -172,8 +173,8 @@ def build_tiny_model(dest: Path, *, seed: int = 0) -> Path:
     )
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,

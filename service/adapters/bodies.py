@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from service.adapters.service import BaseStatus, base_status
 from service.models import Adapter
 
 
@@ -13,6 +14,9 @@ class AdapterPublic(BaseModel):
     job_id: int | None
     active: bool
     base_fingerprint: str
+    # "matches" the loaded base model (can serve), "stale" (trained for another base: the base
+    # model answers instead; retrain it), "unknown" (the base model is not loaded yet).
+    base_status: BaseStatus
     path: str  # the adapter's directory (PEFT files + manifest), as the workers wrote it
     evaluation: dict[str, Any] | None
     hyperparameters: dict[str, Any] | None
@@ -21,7 +25,9 @@ class AdapterPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, adapter: Adapter, *, name: str, version: int) -> "AdapterPublic":
+    def of(
+        cls, adapter: Adapter, *, name: str, version: int, base_fingerprint: str | None
+    ) -> "AdapterPublic":
         return cls(
             id=adapter.id,
             name=name,
@@ -29,6 +35,7 @@ class AdapterPublic(BaseModel):
             job_id=adapter.job_id,
             active=adapter.active,
             base_fingerprint=adapter.base_fingerprint,
+            base_status=base_status(adapter, base_fingerprint=base_fingerprint),
             path=adapter.path,
             evaluation=adapter.evaluation,
             hyperparameters=adapter.manifest.get("hyperparameters"),

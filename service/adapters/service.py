@@ -1,10 +1,29 @@
-"""Adapters: list, promote and roll back, each switch atomic within one transaction."""
+"""Adapters: list, promote and roll back, each switch atomic within one transaction; whether
+each one matches the loaded base model."""
+
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
 from service.errors import Conflict, NotFound
 from service.models import Adapter, SchemaVersion, Subject, Team, utcnow
 from service.registry.service import get_subject
+
+
+class BaseStatus(StrEnum):
+    """An adapter against the base model this process has loaded: only a match can serve."""
+
+    MATCHES = "matches"
+    STALE = "stale"  # trained for another base model: refused, the base answers instead
+    UNKNOWN = "unknown"  # the base model is not loaded (yet)
+
+
+def base_status(adapter: Adapter, *, base_fingerprint: str | None) -> BaseStatus:
+    if base_fingerprint is None:
+        return BaseStatus.UNKNOWN
+    if adapter.base_fingerprint == base_fingerprint:
+        return BaseStatus.MATCHES
+    return BaseStatus.STALE
 
 
 def active_adapter(session: Session, *, schema_version_id: int) -> Adapter | None:

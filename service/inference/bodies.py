@@ -41,6 +41,9 @@ class GeneratePublic(BaseModel):
     errors: list[dict[str, Any]]
     schema_: SchemaRef | None = Field(alias="schema")
     adapter: int | None
+    # Set when the active adapter could not answer and the base model did: {adapter, reason}
+    # with reason "stale" (trained for another base model) or "refused".
+    fallback: dict[str, Any] | None = None
     decoding: str
     attempts: list[AttemptPublic]
     latency_ms: float

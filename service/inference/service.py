@@ -46,6 +46,9 @@ class Target:
     version: SchemaVersion | None = None
     subject: Subject | None = None
     adapter: Adapter | None = None
+    # The active adapter that could not answer ("stale": trained for another base model;
+    # "refused": damaged files or a LoRA variant not served): the base model answered instead.
+    fallback: dict[str, Any] | None = None
 
     @property
     def ref(self) -> dict[str, Any] | None:
@@ -167,15 +170,22 @@ def generate(
     )
 
     def run() -> GenerateResult:
-        if target.adapter is not None:
+        adapter = target.adapter
+        if adapter is not None and adapter.base_fingerprint != runtime.model_fingerprint:
+            # Trained for another base model: never tried, the base model answers (retrain it).
+            fall_back(target, adapter, "stale")
+        elif adapter is not None:
             try:
-                return runtime.generate(request, adapter=target.adapter.path)
+                return runtime.generate(request, adapter=adapter.path)
             except AdapterRefused:
                 # Never serve a damaged or foreign adapter: the base model answers instead.
-                log.exception("adapter %s refused", target.adapter.id)
-                target.adapter = None
-                request.examples = target.examples
-        return runtime.generate(request)
+                log.exception("adapter %s refused", adapter.id)
+                fall_back(target, adapter, "refused")
+        result = runtime.generate(request)
+        if target.fallback is not None:
+            # Visible in the answer, the request log and the Prometheus `decoding` label.
+            result.decoding = f"fallback:{result.decoding}"
+        return result
 
     try:
         return inference.scheduler.run(team.id, run, timeout_s=settings.request_timeout_s)
@@ -201,6 +211,11 @@ def generate(
             code="grammar_unavailable",
             errors=[{"path": "", "message": str(a)} for a in getattr(exc, "attempts", [])],
         ) from exc
+
+
+def fall_back(target: Target, adapter: Adapter, reason: str) -> None:
+    target.fallback = {"adapter": adapter.id, "reason": reason}
+    target.adapter = None
 
 
 def unconformant(result: GenerateResult) -> FormwrightError:
@@ -314,7 +329,7 @@ def respond(
             )
         raise
     if result.finish_reason == "cancelled":
-        # The client went away mid-stream: nobody reads this answer, the log says why it ended.
+        # The client went away: nobody reads this answer, the log says why it ended.
         log_request(session, **about, result=result, status_code=499, error="cancelled")
         return result
     if not result.valid and mode != "unconstrained":
@@ -347,6 +362,7 @@ def public_result(result: GenerateResult, target: Target) -> Any:
         errors=issues_json(result.errors),
         schema_=target.ref,
         adapter=target.adapter.id if target.adapter else None,
+        fallback=target.fallback,
         decoding=result.decoding,
         attempts=[
             {

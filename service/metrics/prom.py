@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from runtime import RuntimeEvents
+from service.adapters.service import BaseStatus
 from service.jobs.states import ACTIVE_STATES, FINAL_STATES
 from service.metrics import repository
 
@@ -161,19 +162,47 @@ def job_families(db_engine: Engine) -> list[Metric]:
     return [jobs, active]
 
 
-class _Scrape:
-    """The process's registry plus the database-backed job gauges of one app."""
+def adapter_families(db_engine: Engine, *, base_fingerprint: str | None) -> list[Metric]:
+    """`formwright_active_adapters{team, base_status}`: active adapters that match the loaded
+    base model and those that are stale (trained for another one: the base answers instead)."""
+    family = GaugeMetricFamily(
+        "formwright_active_adapters",
+        "Active adapters by match with the loaded base model (stale ones do not serve).",
+        labels=["team", "base_status"],
+    )
+    if base_fingerprint is None:
+        return []  # not loaded yet: nothing to compare with
+    try:
+        with Session(db_engine) as session:
+            rows = repository.active_adapter_bases(session)
+    except Exception:  # a scrape must not fail because the database blinked
+        log.exception("could not read adapters for /metrics")
+        return []
+    for team in sorted({team for team, _ in rows}):
+        fingerprints = [f for t, f in rows if t == team]
+        matches = sum(f == base_fingerprint for f in fingerprints)
+        family.add_metric([team, BaseStatus.MATCHES], matches)
+        family.add_metric([team, BaseStatus.STALE], len(fingerprints) - matches)
+    return [family]
 
-    def __init__(self, db_engine: Engine) -> None:
+
+class _Scrape:
+    """The process's registry plus the database-backed gauges of one app."""
+
+    def __init__(self, db_engine: Engine, base_fingerprint: str | None) -> None:
         self.db_engine = db_engine
+        self.base_fingerprint = base_fingerprint
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
         yield from job_families(self.db_engine)
+        yield from adapter_families(self.db_engine, base_fingerprint=self.base_fingerprint)
 
 
-def render(db_engine: Engine, *, queue_depth: int | None = None) -> bytes:
+def render(
+    db_engine: Engine, *, queue_depth: int | None = None, base_fingerprint: str | None = None
+) -> bytes:
     """The Prometheus text exposition of everything above."""
     if queue_depth is not None:
         set_queue_depth(queue_depth)
-    return generate_latest(_Scrape(db_engine))
+    return generate_latest(_Scrape(db_engine, base_fingerprint))

@@ -108,6 +108,16 @@ def job_counts(session: Session) -> list[tuple[str, str, int]]:
     return [(team, state, count) for team, state, count in session.exec(query)]
 
 
+def active_adapter_bases(session: Session) -> list[tuple[str, str]]:
+    """(team name, base model fingerprint) of every active adapter: what Prometheus scrapes."""
+    query = (
+        select(Team.name, Adapter.base_fingerprint)
+        .join(Team, Team.id == Adapter.team_id)
+        .where(Adapter.active == True)  # noqa: E712
+    )
+    return [(team, fingerprint) for team, fingerprint in session.exec(query)]
+
+
 def erase_payloads(session: Session, *, before: datetime) -> int:
     result = session.exec(  # type: ignore[call-overload]
         update(RequestLog)

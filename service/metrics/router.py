@@ -93,7 +93,10 @@ def accept_request(
 )
 def prometheus(request: Request) -> Response:
     """Prometheus text exposition: requests, latency, tokens, queue depth, jobs by state."""
+    inference = request.app.state.inference
     body = prom.render(
-        request.app.state.db_engine, queue_depth=request.app.state.inference.scheduler.depth
+        request.app.state.db_engine,
+        queue_depth=inference.scheduler.depth,
+        base_fingerprint=inference.runtime.model_fingerprint,
     )
     return Response(body, media_type=prom.CONTENT_TYPE)

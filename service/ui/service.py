@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from service.adapters.service import active_adapter, list_adapters
+from service.adapters.service import active_adapter, base_status, list_adapters
 from service.errors import NotFound, Unprocessable
 from service.examples.service import list_examples
 from service.jobs.repository import events
@@ -287,7 +287,9 @@ def jobs_page(session: Session, *, team: Team, name: str) -> dict[str, Any]:
     return {**header(session, team=team, name=name), **jobs_panel(session, team=team, name=name)}
 
 
-def adapters_page(session: Session, *, team: Team, name: str) -> dict[str, Any]:
+def adapters_page(
+    session: Session, *, team: Team, name: str, base_fingerprint: str | None
+) -> dict[str, Any]:
     top = header(session, team=team, name=name)
     rows, total = list_adapters(session, team=team, name=name, offset=0, limit=20)
     cards = []
@@ -307,6 +309,7 @@ def adapters_page(session: Session, *, team: Team, name: str) -> dict[str, Any]:
             {
                 "adapter": adapter,
                 "version": version.version,
+                "base_status": base_status(adapter, base_fingerprint=base_fingerprint),
                 "eval": compared,
                 "chart": charts.bar_chart(
                     [f["path"] for f in fields],
