@@ -15,7 +15,11 @@ app.add_typer(keys_app, name="keys")
 
 @contextmanager
 def database() -> Iterator[Any]:
-    """The database session; a refused change is an error line and exit code 1."""
+    """The database session; a refused change, or a database not migrated yet, is an error
+    line and exit code 1."""
+    from sqlalchemy.exc import DBAPIError
+
+    from service.config import get_settings
     from service.db import session_scope
     from service.errors import FormwrightError
 
@@ -24,6 +28,17 @@ def database() -> Iterator[Any]:
             yield session
     except FormwrightError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    except DBAPIError as exc:
+        from service.migrate import is_current
+
+        if is_current(get_settings().resolved_database_url):
+            raise
+        typer.echo(
+            "error: the database is not migrated to this version of Formwright; run "
+            "`formwright db upgrade` (or `formwright serve`, which migrates first)",
+            err=True,
+        )
         raise typer.Exit(1) from exc
 
 

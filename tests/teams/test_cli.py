@@ -87,7 +87,20 @@ def test_any_command_that_creates_the_data_dir_creates_it_private(tmp_path: Path
         **{k: v for k, v in os.environ.items() if not k.startswith("FORMWRIGHT_")},
         "FORMWRIGHT_DATA_DIR": str(data),
     }
-    # Not serve, worker or db upgrade (it fails: the database is not migrated yet).
+    # Not serve, worker or db upgrade (it refuses: the database is not migrated yet).
     cli(env, "teams", "list", check=False)
     assert mode(data) == 0o700
     assert mode(data / "formwright.db") == 0o600
+
+
+def test_a_team_command_on_an_unmigrated_database_says_to_migrate(tmp_path: Path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FORMWRIGHT_")},
+        "FORMWRIGHT_DATA_DIR": str(tmp_path / "data"),
+    }
+    refused = cli(env, "teams", "create", "acme", check=False)
+    assert refused.returncode == 1
+    assert "formwright db upgrade" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    cli(env, "db", "upgrade")
+    assert "created team 'acme'" in cli(env, "teams", "create", "acme").stdout
