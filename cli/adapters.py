@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,10 @@ from cli.output import (
 if TYPE_CHECKING:
     pass
 
-app = typer.Typer(help="Trained adapters: list, promote, roll back.", no_args_is_help=True)
+app = typer.Typer(
+    help="Trained adapters: list, promote, roll back, retrain the stale ones.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")
@@ -62,3 +65,49 @@ def adapters_rollback(adapter_id: int) -> None:
 
 
 # --- generate --------------------------------------------------------------------------------
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+@app.command("retrain")
+def adapters_retrain(
+    name: Annotated[str | None, typer.Argument(help="Only this schema.")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every schema whose active adapter is stale.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be retrained; queue nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a job per schema version whose active adapter was trained for another base model,
+    with the data and options of the job that trained it (a version with a job already queued
+    or running is not queued twice)."""
+    if (name is None) != every:
+        say("error: give a schema NAME or --all (not both)", style="bold red", stderr=True)
+        raise typer.Exit(2)
+    with api(as_json=as_json) as client:
+        result = client.retrain(dry_run=dry_run, name=name)
+    if as_json:
+        print_json(result)
+        return
+    if not result["data"]:
+        say("every active adapter matches the loaded base model: nothing to retrain")
+        return
+    rows = [
+        [r["name"], r["version"], r["adapter_id"], r["outcome"], r.get("job_id") or "",
+         duration(r.get("estimated_s")), r.get("detail") or ""]
+        for r in result["data"]
+    ]  # fmt: skip
+    columns = ["schema", "version", "stale adapter", "outcome", "job", "estimated", "detail"]
+    table(None, columns, rows)
+    verb = "would queue" if result["dry_run"] else "queued"
+    say(
+        f"{verb} {sum(r['outcome'] in ('queued', 'would_queue') for r in result['data'])} jobs; "
+        f"estimated {duration(result.get('estimated_s'))} in all (from the old adapters' jobs)"
+    )

@@ -357,6 +357,10 @@ class Client:
     def adapter_action(self, adapter_id: int, action: str) -> dict[str, Any]:
         return self.request("POST", f"/v1/adapters/{adapter_id}/{action}")
 
+    def retrain(self, *, dry_run: bool, name: str | None = None) -> dict[str, Any]:
+        body = {"dry_run": dry_run, **({"name": name} if name else {})}
+        return self.request("POST", "/v1/retrain", json_body=body)
+
     # inference
     def generate(self, name: str, input: str, **options: Any) -> dict[str, Any]:
         body = {"input": input, **{k: v for k, v in options.items() if v is not None}}

@@ -32,6 +32,38 @@ class JobCreate(BaseModel):
     synthesis: SynthesisOptions = Field(default_factory=SynthesisOptions)
 
 
+class RetrainCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(default=False, description="List what would be retrained; queue none.")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Only this schema."
+    )
+
+
+class RetrainItemPublic(BaseModel):
+    name: str
+    version: int
+    adapter_id: int
+    base_status: str
+    outcome: str = Field(
+        description="queued, would_queue (dry run), in_progress (not queued twice), or the "
+        "error code that kept it from being queued (job_quota_exceeded, not_enough_examples)."
+    )
+    job_id: int | None
+    estimated_s: float | None = Field(description="How long the old adapter's job took.")
+    detail: str | None = None
+
+
+class RetrainPublic(BaseModel):
+    dry_run: bool
+    base_fingerprint: str
+    data: list[RetrainItemPublic]
+    count: int
+    queued: int
+    estimated_s: float | None = Field(description="Sum of the known estimates.")
+
+
 class JobEventPublic(BaseModel):
     kind: str
     message: str

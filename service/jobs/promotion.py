@@ -25,9 +25,15 @@ def decide(evaluation: dict[str, Any], *, adapter_id: int, current_id: int | Non
     (`active_adapter`, when another adapter serves) or else the base model few-shot (`base`),
     all from this evaluation: higher field accuracy, or equal and higher exact match. A tie
     keeps what serves now. An active adapter this evaluation did not score (promoted while the
-    job ran) is not beaten. An adapter already serving stays promoted (a promote stage
-    delivered twice)."""
+    job ran) is not beaten; a stale one (`stale_adapter`: trained for another base model) does
+    not serve, so the base model is what to beat. An adapter already serving stays promoted (a
+    promote stage delivered twice)."""
     score = _figures(evaluation, "adapter_served")
+    if current_id is not None and (evaluation.get("stale_adapter") or {}).get("id") == current_id:
+        # The active adapter was trained for another base model: the base serves now.
+        baseline = _figures(evaluation, "base")
+        promoted = score > baseline
+        return Promotion(promoted, score[0], baseline[0], f"base (adapter {current_id} stale)")
     if current_id is not None and current_id != adapter_id:
         against = f"adapter {current_id}"
         if (evaluation.get("active_adapter") or {}).get("id") != current_id:

@@ -3,9 +3,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from service.bodies import Page, Pagination, pagination
-from service.deps import SessionDep, TeamDep
-from service.jobs import service
-from service.jobs.bodies import JobCreate, JobPublic
+from service.deps import BaseDep, SessionDep, TeamDep
+from service.jobs import retrain, service
+from service.jobs.bodies import (
+    JobCreate,
+    JobPublic,
+    RetrainCreate,
+    RetrainItemPublic,
+    RetrainPublic,
+)
 from service.jobs.repository import events
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -56,4 +62,25 @@ def cancel_job(id: JobId, session: SessionDep, team: TeamDep):
     job, version, subject = service.cancel_job(session, team=team, id=id)
     return JobPublic.of(
         job, name=subject.name, version=version.version, events=events(session, job_id=job.id)
+    )
+
+
+@router.post("/retrain", response_model=RetrainPublic)
+def retrain_stale(
+    session: SessionDep, team: TeamDep, base: BaseDep, body: RetrainCreate | None = None
+):
+    """Queue one training job per schema version whose active adapter was trained for another
+    base model (same data and options as its job); `dry_run` only lists them."""
+    body = body or RetrainCreate()
+    items = retrain.retrain_stale(
+        session, team=team, base_fingerprint=base, dry_run=body.dry_run, name=body.name
+    )
+    known = [i.estimated_s for i in items if i.estimated_s is not None]
+    return RetrainPublic(
+        dry_run=body.dry_run,
+        base_fingerprint=base or "",
+        data=[RetrainItemPublic.model_validate(i, from_attributes=True) for i in items],
+        count=len(items),
+        queued=sum(i.outcome == "queued" for i in items),
+        estimated_s=round(sum(known), 1) if known else None,
     )

@@ -333,12 +333,20 @@ def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
         path = adapter.path
         current = active_adapter(session, schema_version_id=adapter.schema_version_id)
         active = current if current is not None and current.id != adapter.id else None
+    if active is not None and active.base_fingerprint != runtime().model_fingerprint:
+        # Trained for another base model: it cannot serve here, the base model does instead.
+        run.event("evaluated", f"active adapter {active.id} is stale: not scored")
+        stale, active = active.id, None
+    else:
+        stale = None
     budget = output_budget(runtime(), held_out)
     concurrency = runtime().max_batch_size
     evaluation: dict[str, Any] = {
         "n": len(held_out),
         "eval_set": (run.data.get("dataset") or {}).get("eval_set", "held out"),
     }
+    if stale is not None:
+        evaluation["stale_adapter"] = {"id": stale}
 
     def predict(mode: str, adapter_path: str | None, shots: list[Pair]) -> Callable[[str], str]:
         run.check()

@@ -64,3 +64,12 @@ def test_job_metrics_show_both_figures_and_the_per_path_table():
     assert "predictions" not in metrics["adapter_served"]
     assert metrics["active_adapter"]["field_accuracy"] == 0.8
     assert (metrics["promoted"], metrics["score"], metrics["against"]) == (True, 0.9, "adapter 3")
+
+
+def test_a_stale_active_adapter_does_not_serve_so_the_base_model_is_what_to_beat():
+    found = {**evaluation(adapter=0.6, base=0.5), "stale_adapter": {"id": 3}}
+    assert decide(found, adapter_id=7, current_id=3) == Promotion(
+        True, 0.6, 0.5, "base (adapter 3 stale)"
+    )
+    found = {**evaluation(adapter=0.4, base=0.5), "stale_adapter": {"id": 3}}
+    assert not decide(found, adapter_id=7, current_id=3).promoted
