@@ -329,6 +329,10 @@ class Client:
             timeout=UPLOAD_TIMEOUT_S,
         )
 
+    def carry_examples(self, name: str, *, source: int, target: int | None) -> dict[str, Any]:
+        body = {"from": source, **({"to": target} if target is not None else {})}
+        return self.request("POST", f"/v1/schemas/{_seg(name)}/examples/carry", json_body=body)
+
     def list_examples(
         self, name: str, *, version: int | None = None, labeled: bool | None = None
     ) -> Iterator[dict[str, Any]]:

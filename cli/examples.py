@@ -23,7 +23,10 @@ from cli.output import (
 if TYPE_CHECKING:
     pass
 
-app = typer.Typer(help="Add, import and export example pairs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Add, import, export example pairs; carry them to a new schema version.",
+    no_args_is_help=True,
+)
 EvalOpt = Annotated[
     bool,
     typer.Option(
@@ -143,3 +146,32 @@ def examples_export(
         return
     for row in rows:
         sys.stdout.write(dumps_json(row, pretty=False) + "\n")
+
+
+@app.command("carry")
+def examples_carry(
+    name: str,
+    source: Annotated[int, typer.Option("--from", help="The version to carry examples from.")],
+    target: Annotated[
+        int | None, typer.Option("--to", help="The version to carry them to (default: latest).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy the examples of one version that validate against another; list those that do not,
+    with the path and the reason. Running it again adds nothing twice."""
+    with api(as_json=as_json) as client:
+        result = client.carry_examples(name, source=source, target=target)
+    if as_json:
+        print_json(result)
+        return
+    say(
+        f"carried {result['carried']} of {result['examined']} examples from {name} version "
+        f"{result['from_version']} to version {result['to_version']} "
+        f"({result['already_present']} already there, {result['rejected']} do not validate)"
+    )
+    if result["errors"]:
+        table(
+            "not carried",
+            ["example", "path", "reason"],
+            [[e["example_id"], e["path"] or "(root)", e["message"]] for e in result["errors"]],
+        )

@@ -19,6 +19,12 @@ def existing_keys(session: Session, *, schema_version_id: int, keys: list[str]) 
     return found
 
 
+def all_for_version(session: Session, *, schema_version_id: int) -> list[Example]:
+    """Every example of a version, oldest first."""
+    query = select(Example).where(Example.schema_version_id == schema_version_id)
+    return list(session.exec(query.order_by(Example.id)))
+
+
 def list_examples(
     session: Session,
     *,

@@ -7,7 +7,7 @@ from service.bodies import Id, Page, Pagination, pagination
 from service.deps import SessionDep, TeamDep
 from service.errors import Unprocessable
 from service.examples import service
-from service.examples.bodies import ExamplePublic, ExamplesAdded
+from service.examples.bodies import CarryCreate, ExamplePublic, ExamplesAdded, ExamplesCarried
 from service.jsonbody import decode_text, loads
 
 router = APIRouter(prefix="/v1", tags=["examples"])
@@ -55,6 +55,15 @@ async def add_examples(
     if not result["added"]:
         response.status_code = 200
     return result
+
+
+@router.post("/schemas/{name}/examples/carry", response_model=ExamplesCarried)
+def carry_examples(name: Name, body: CarryCreate, session: SessionDep, team: TeamDep):
+    """Copy the examples of one version that validate against another (schema evolution); each
+    one that does not is reported with its path and reason. Carrying twice adds nothing."""
+    return service.carry_examples(
+        session, team=team, name=name, source=body.from_version, target=body.to_version
+    )
 
 
 @router.get("/schemas/{name}/examples", response_model=Page[ExamplePublic])

@@ -122,6 +122,63 @@ def add_examples(
     }
 
 
+def carry_examples(
+    session: Session, *, team: Team, name: str, source: int, target: int | None
+) -> dict[str, Any]:
+    """Copy the examples of version `source` that are valid under version `target` (default:
+    the latest), keeping their labels, eval mark and origin; report every one that is not, with
+    the path and the reason. Carrying twice adds nothing: an example already there is skipped."""
+    old, _ = resolve_version(session, team=team, name=name, version=source)
+    new, _ = resolve_version(session, team=team, name=name, version=target)
+    if old.id == new.id:
+        raise Unprocessable(
+            f"Version {old.version} cannot be carried onto itself.",
+            code="same_version",
+            errors=[{"path": "/to", "message": "must name another version than 'from'"}],
+        )
+    rows = repository.all_for_version(session, schema_version_id=old.id)
+    seen = repository.existing_keys(
+        session, schema_version_id=new.id, keys=[e.dedup_key for e in rows]
+    )
+    carried: list[Example] = []
+    errors: list[dict[str, Any]] = []
+    present = 0
+    for index, example in enumerate(rows):
+        row = {"input": example.input, **({"output": example.output} if example.labeled else {})}
+        problems = _row_errors(index, row, new.document)
+        if problems:
+            errors.extend({**e, "example_id": example.id} for e in problems)
+        elif example.dedup_key in seen:
+            present += 1
+        else:
+            seen.add(example.dedup_key)
+            carried.append(
+                Example(
+                    team_id=team.id,
+                    schema_version_id=new.id,
+                    input=example.input,
+                    output=example.output,
+                    labeled=example.labeled,
+                    eval=example.eval,
+                    source=example.source,
+                    dedup_key=example.dedup_key,
+                )
+            )
+    session.add_all(carried)
+    session.flush()
+    return {
+        "name": name,
+        "from_version": old.version,
+        "to_version": new.version,
+        "examined": len(rows),
+        "carried": len(carried),
+        "already_present": present,
+        "rejected": len({e["example_id"] for e in errors}),
+        "ids": [e.id for e in carried],
+        "errors": errors,
+    }
+
+
 def list_examples(
     session: Session,
     *,
