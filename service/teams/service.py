@@ -126,7 +126,21 @@ def require_team(session: Session, *, name: str) -> Team:
 
 
 def set_log_payloads(session: Session, *, team: Team, enabled: bool) -> Team:
-    team.log_payloads = enabled
+    return update_settings(session, team=team, log_payloads=enabled)
+
+
+def update_settings(
+    session: Session,
+    *,
+    team: Team,
+    log_payloads: bool | None = None,
+    drift_margin: float | None = None,
+) -> Team:
+    """Change the settings given (None leaves one as it is)."""
+    if log_payloads is not None:
+        team.log_payloads = log_payloads
+    if drift_margin is not None:
+        team.drift_margin = drift_margin
     session.add(team)
     session.flush()
     return team
@@ -198,10 +212,16 @@ def session_team(session: Session, *, token: str) -> tuple[Team, ApiKey]:
     return row
 
 
-def close_session(session: Session, *, token: str) -> None:
+def close_session(session: Session, *, token: str) -> tuple[Team, ApiKey] | None:
+    """Sign out: the session ends on the server. The team and key it belonged to, if it was live."""
+    try:
+        owner = session_team(session, token=token)
+    except Unauthorized:
+        owner = None
     session.exec(  # type: ignore[call-overload]
         update(UiSession)
         .where(UiSession.token_hash == token_digest(token), UiSession.revoked_at.is_(None))  # type: ignore[union-attr]
         .values(revoked_at=utcnow())
     )
     session.flush()
+    return owner

@@ -89,10 +89,7 @@ def login(
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ):
     """Check the key, open a server-side session, keep its token in an HttpOnly cookie."""
-    origin = request.headers.get("origin")
-    # "null" is what sandboxed frames and some cross-site redirects send: not the dashboard.
-    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
-        raise FormwrightError("Sign in from the dashboard itself.", status_code=403, code="csrf")
+    same_origin(request, "Sign in from the dashboard itself.")
     try:
         team, api_key, token = teams.open_session(session, key=key, secret=secret)
     except Unauthorized as exc:
@@ -117,12 +114,22 @@ def login(
     return response
 
 
+def same_origin(request: Request, refusal: str) -> None:
+    """The dashboard's own forms only: a form post from another site is a 403."""
+    origin = request.headers.get("origin")
+    # "null" is what sandboxed frames and some cross-site redirects send: not the dashboard.
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
+        raise FormwrightError(refusal, status_code=403, code="csrf")
+
+
 @router.post("/logout")
 def logout(request: Request, session: SessionDep) -> Response:
-    """End the session on the server, not only in this browser."""
+    """End the session on the server, not only in this browser (audited as `logout`)."""
+    same_origin(request, "Sign out from the dashboard itself.")
     token = request.cookies.get(COOKIE)
-    if token:
-        teams.close_session(session, token=token)
+    closed = teams.close_session(session, token=token) if token else None
+    if closed is not None:
+        request.state.team, request.state.actor = closed[0], closed[1].prefix
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

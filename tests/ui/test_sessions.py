@@ -66,7 +66,12 @@ def test_sign_in_refuses_foreign_and_null_origins(client, alice: TeamClient, ori
 def test_sign_out_ends_the_session_on_the_server(client, alice: TeamClient):
     token = sign_in(client, alice.key)
     assert client.get("/ui/schemas").status_code == 200
+    foreign = {"Origin": "https://evil.example"}
+    assert client.post("/ui/logout", headers=foreign, follow_redirects=False).status_code == 403
+    assert client.get("/ui/schemas").status_code == 200
     assert client.post("/ui/logout", follow_redirects=False).status_code == 303
+    events = alice.get("/v1/audit").json()["data"]
+    assert (events[0]["action"], events[0]["actor"]) == ("logout", alice.key[:12])
     # Someone who copied the cookie before sign-out cannot use it afterwards.
     client.cookies.set("fw_session", token)
     r = client.get("/ui/schemas", follow_redirects=False)
