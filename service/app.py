@@ -18,6 +18,7 @@ from service.audit.router import router as audit_router
 from service.config import Settings, get_settings
 from service.db import get_engine
 from service.errors import FormwrightError, error_response
+from service.evaluations.router import router as evaluations_router
 from service.examples.router import router as examples_router
 from service.inference.router import router as inference_router
 from service.inference.service import Inference
@@ -142,6 +143,7 @@ def create_app(
     app.include_router(examples_router)
     app.include_router(jobs_router)
     app.include_router(adapters_router)
+    app.include_router(evaluations_router)
     app.include_router(inference_router)
     app.include_router(metrics_router)
     app.include_router(ui_router)

@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from runtime import GenerateRequest, ModelRuntime
+from runtime import ModelRuntime
 from service.adapters.service import activate, active_adapter
 from service.config import get_settings
 from service.jobs import promotion
+from service.jobs.evaluation import Scorer, eval_split, predictor
 from service.jobs.lease import JobCancelled, StageRun
 from service.models import Adapter, Example, Job, SchemaVersion, Subject
 from training.data import Pair, read_pairs, write_pairs
@@ -83,42 +84,8 @@ def synthesis_config(params: dict[str, Any]) -> Any:
     return SynthesisConfig.from_dict(options)
 
 
-def predictor(
-    runtime: ModelRuntime,
-    ctx: JobContext,
-    *,
-    mode: str,
-    adapter: str | None,
-    examples: list[Pair],
-    max_tokens: int,
-) -> Callable[[str], str]:
-    def predict(text: str) -> str:
-        request = GenerateRequest(
-            schema=ctx.schema,
-            input=text,
-            description=ctx.description,
-            instructions=ctx.instructions,
-            examples=[(p.input, p.output) for p in examples],
-            mode=mode,  # type: ignore[arg-type]
-            max_tokens=max_tokens,
-        )
-        return runtime.generate(request, adapter=adapter).raw
-
-    return predict
-
-
-def output_budget(runtime: ModelRuntime, pairs: list[Pair]) -> int:
-    """max_tokens for evaluation: room for the longest gold answer, and some."""
-    longest = max(
-        (runtime.count_tokens(json.dumps(p.output, separators=(",", ":"))) for p in pairs),
-        default=64,
-    )
-    return min(1024, int(longest * 1.5) + 16)
-
-
 def synthesize(run: StageRun, *, runtime: RuntimeSource) -> None:
     """Split the real examples, synthesize from the train part, label unlabeled inputs."""
-    from training.splits import split_examples
     from training.synthesis import synthesize as synthesize_pairs
 
     ctx = load_context(run)
@@ -135,15 +102,7 @@ def synthesize(run: StageRun, *, runtime: RuntimeSource) -> None:
     real = [Pair(e.input, e.output) for e in rows if e.labeled and not e.eval]
     pinned = [Pair(e.input, e.output) for e in rows if e.labeled and e.eval]
     unlabeled = [e.input for e in rows if not e.labeled]
-    train, held_out = split_examples(
-        real,
-        eval_fraction=config.eval_fraction,
-        min_eval=config.eval_min,
-        seed=config.seed,
-        max_eval=config.eval_max,
-        max_share=config.eval_max_share,
-        pinned=pinned,
-    )
+    train, held_out = eval_split(real, pinned, config)
     synthetic: list[Pair] = []
     coverage = None
     if options.enabled and train:
@@ -322,12 +281,9 @@ def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
     """Score on the eval set, everything in this one run: the base model few-shot (what serves
     without an adapter), the active adapter as it serves (auto), and the new adapter alone and
     as it would serve (auto: constrained only where its own answer does not validate)."""
-    from training.evaluate import evaluate as score
-    from training.evaluate import evaluate_served
-
     ctx = load_context(run)
     held_out = read_pairs(ctx.dir / "eval.jsonl")
-    examples = read_pairs(ctx.dir / "train_real.jsonl")[:FEW_SHOT]
+    train = read_pairs(ctx.dir / "train_real.jsonl")
     with run.sessions() as session:
         adapter = session.exec(select(Adapter).where(Adapter.job_id == run.job_id)).one()
         path = adapter.path
@@ -339,8 +295,7 @@ def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
         stale, active = active.id, None
     else:
         stale = None
-    budget = output_budget(runtime(), held_out)
-    concurrency = runtime().max_batch_size
+    scorer = Scorer(runtime(), ctx, held_out, check=run.check)
     evaluation: dict[str, Any] = {
         "n": len(held_out),
         "eval_set": (run.data.get("dataset") or {}).get("eval_set", "held out"),
@@ -348,53 +303,17 @@ def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
     if stale is not None:
         evaluation["stale_adapter"] = {"id": stale}
 
-    def predict(mode: str, adapter_path: str | None, shots: list[Pair]) -> Callable[[str], str]:
-        run.check()
-        return predictor(
-            runtime(), ctx, mode=mode, adapter=adapter_path, examples=shots, max_tokens=budget
-        )
-
     def record(name: str, result: Any) -> None:
         evaluation[name] = result.to_dict()
         run.event("evaluated", f"{name}: field accuracy {result.field_accuracy:.3f}")
 
-    record(
-        "base",
-        score(
-            held_out,
-            predict=predict("constrained", None, examples),
-            schema=ctx.schema,
-            concurrency=concurrency,
-        ),
-    )
+    record("base", scorer.base(train))
     if active is not None:
-        record(
-            "active_adapter",
-            score(
-                held_out,
-                predict=predict("auto", active.path, []),
-                schema=ctx.schema,
-                concurrency=concurrency,
-            ),
-        )
+        record("active_adapter", scorer.served(active.path))
         evaluation["active_adapter"]["id"] = active.id
-    free = score(
-        held_out,
-        predict=predict("unconstrained", path, []),
-        schema=ctx.schema,
-        concurrency=concurrency,
-    )
+    free, served = scorer.adapter(path)
     record("adapter_unconstrained", free)
-    record(
-        "adapter_served",
-        evaluate_served(
-            held_out,
-            free,
-            constrained=predict("constrained", path, []),
-            schema=ctx.schema,
-            concurrency=concurrency,
-        ),
-    )
+    record("adapter_served", served)
     with run.sessions() as session:
         adapter = session.exec(select(Adapter).where(Adapter.job_id == run.job_id)).one()
         adapter.evaluation = evaluation

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from runtime import RuntimeEvents
 from service.adapters.service import BaseStatus
+from service.evaluations.repository import latest_drops
 from service.jobs.states import ACTIVE_STATES, FINAL_STATES
 from service.metrics import repository
 
@@ -186,6 +187,32 @@ def adapter_families(db_engine: Engine, *, base_fingerprint: str | None) -> list
     return [family]
 
 
+def drift_families(db_engine: Engine) -> list[Metric]:
+    """`formwright_evaluation_drop{team, schema, version}`: how far the latest eval-only run's
+    served field accuracy fell below the adapter's at promotion; `..._drift_warning` is 1 when
+    that exceeds the team's margin."""
+    drop = GaugeMetricFamily(
+        "formwright_evaluation_drop",
+        "Served field accuracy lost since promotion, by the latest evaluation run.",
+        labels=["team", "schema", "version"],
+    )
+    warning = GaugeMetricFamily(
+        "formwright_evaluation_drift_warning",
+        "1 when the latest evaluation run's drop exceeds the team's drift margin.",
+        labels=["team", "schema", "version"],
+    )
+    try:
+        with Session(db_engine) as session:
+            rows = latest_drops(session)
+    except Exception:  # a scrape must not fail because the database blinked
+        log.exception("could not read evaluations for /metrics")
+        return []
+    for team, schema, version, lost, warned in rows:
+        drop.add_metric([team, schema, str(version)], lost)
+        warning.add_metric([team, schema, str(version)], 1.0 if warned else 0.0)
+    return [drop, warning]
+
+
 class _Scrape:
     """The process's registry plus the database-backed gauges of one app."""
 
@@ -197,6 +224,7 @@ class _Scrape:
         yield from REGISTRY.collect()
         yield from job_families(self.db_engine)
         yield from adapter_families(self.db_engine, base_fingerprint=self.base_fingerprint)
+        yield from drift_families(self.db_engine)
 
 
 def render(

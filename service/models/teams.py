@@ -13,6 +13,9 @@ class Team(SQLModel, table=True):
     name: str = Field(max_length=64, unique=True, nullable=False)
     log_payloads: bool = Field(default=True, nullable=False)
     max_concurrent_jobs: int = Field(default=2, nullable=False)
+    # An eval-only run whose served field accuracy falls more than this below the adapter's
+    # figure at promotion raises a drift warning.
+    drift_margin: float = Field(default=0.05, nullable=False)
     created_at: datetime = created_at_field()
 
 

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.models import ApiKey, Team
 
@@ -23,6 +23,7 @@ class KeyCreated(KeyPublic):
 class TeamPublic(BaseModel):
     name: str
     log_payloads: bool
+    drift_margin: float
     created_at: datetime
 
     @classmethod
@@ -33,4 +34,11 @@ class TeamPublic(BaseModel):
 class TeamUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    log_payloads: bool
+    log_payloads: bool | None = Field(default=None, description="Store request payloads.")
+    drift_margin: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="An evaluation run whose served field accuracy is more than this below the "
+        "adapter's at promotion raises a drift warning.",
+    )

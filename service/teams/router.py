@@ -20,8 +20,13 @@ def get_team(team: TeamDep):
 
 @router.patch("/team", response_model=TeamPublic)
 def update_team(body: TeamUpdate, session: SessionDep, team: TeamDep):
-    """Change the team's settings: `log_payloads: false` stops storing request inputs/outputs."""
-    return TeamPublic.of(service.set_log_payloads(session, team=team, enabled=body.log_payloads))
+    """Change the team's settings: `log_payloads: false` stops storing request inputs/outputs;
+    `drift_margin` is the drop of served field accuracy that raises a drift warning."""
+    return TeamPublic.of(
+        service.update_settings(
+            session, team=team, log_payloads=body.log_payloads, drift_margin=body.drift_margin
+        )
+    )
 
 
 @router.get("/keys", response_model=Page[KeyPublic])

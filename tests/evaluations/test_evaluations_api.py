@@ -1,0 +1,156 @@
+"""Eval-only runs: the active adapter (and the base model) scored on the pinned set or on
+accepted traffic, kept over time, and a drift warning past the team's margin."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from service.app import create_app
+from service.models import Adapter, Team
+from tests.fixtures.app import TeamClient, make_team
+from tests.runtime.test_adapters import make_adapter
+
+CITIES = ["Oslo", "Lima", "Pune", "Rome"]
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"enum": CITIES}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+FIGURES = ("conformance", "exact_match", "field_accuracy", "per_path", "n", "errors")
+
+
+@pytest.fixture
+def team(settings, engine: Engine, tiny_runtime):
+    with TestClient(create_app(settings, db_engine=engine, runtime=tiny_runtime)) as client:
+        yield TeamClient(client, make_team(engine, "alice"), "alice")
+
+
+@pytest.fixture
+def adapter_id(team, engine: Engine, tiny_runtime, tmp_path: Path) -> int:
+    version = team.post("/v1/schemas", json={"name": "weather", "schema": SCHEMA}).json()
+    rows = [
+        {"input": f"weather in {city} please ({i})", "output": {"city": city}, "eval": i < 1}
+        for i in range(3)
+        for city in CITIES
+    ]
+    assert team.post("/v1/schemas/weather/examples", json=rows).json()["added"] == 12
+    path = make_adapter(
+        tmp_path / "adapter",
+        Path(tiny_runtime.model_path),
+        seed=5,
+        fingerprint=tiny_runtime.model_fingerprint,
+    )
+    with Session(engine) as session:
+        found = session.exec(select(Team).where(Team.name == "alice")).one()
+        adapter = Adapter(
+            team_id=found.id,
+            schema_version_id=version["id"],
+            path=path,
+            base_fingerprint=tiny_runtime.model_fingerprint,
+            manifest={},
+            active=True,
+        )
+        session.add(adapter)
+        session.commit()
+        assert adapter.id is not None
+        return adapter.id
+
+
+def set_promoted_accuracy(engine: Engine, adapter_id: int, value: float) -> None:
+    """The served field accuracy the adapter's job measured when it was promoted."""
+    with Session(engine) as session:
+        adapter = session.get(Adapter, adapter_id)
+        assert adapter is not None
+        adapter.evaluation = {"adapter_served": {"field_accuracy": value}}
+        session.add(adapter)
+        session.commit()
+
+
+def test_runs_are_kept_and_a_drop_past_the_margin_warns(team, engine, adapter_id):
+    first = team.post("/v1/schemas/weather/evaluations", json={"base": True})
+    assert first.status_code == 201, first.text
+    run = first.json()
+    assert (run["adapter_id"], run["eval_set"], run["n"]) == (adapter_id, "pinned", 4)
+    assert set(run["results"]) == {"base", "adapter_unconstrained", "adapter_served"}
+    assert run["results"]["adapter_served"]["n"] == 4
+    assert run["drop"] is None  # nothing to compare with: no figure at promotion, no earlier run
+    served = run["results"]["adapter_served"]["field_accuracy"]
+
+    # The adapter had been promoted at a figure 0.3 higher; the team tolerates 0.1.
+    set_promoted_accuracy(engine, adapter_id, served + 0.3)
+    assert team.patch("/v1/team", json={"drift_margin": 0.1}).json()["drift_margin"] == 0.1
+    second = team.post("/v1/schemas/weather/evaluations", json={}).json()
+    # The same adapter on the same set: the same figures.
+    assert {k: second["results"]["adapter_served"][k] for k in FIGURES} == {
+        k: run["results"]["adapter_served"][k] for k in FIGURES
+    }
+    assert "base" not in second["results"]
+    assert second["drop"] == pytest.approx(0.3)
+    assert "fell from" in second["warning"]
+
+    listed = team.get("/v1/schemas/weather/evaluations", params={"version": 1}).json()
+    assert [r["id"] for r in listed["data"]] == [second["id"], run["id"]]
+    scrape = team.client.get("/metrics").text
+    assert (
+        'formwright_evaluation_drift_warning{schema="weather",team="alice",version="1"} 1.0'
+        in scrape
+    )
+    assert 'formwright_evaluation_drop{schema="weather",team="alice",version="1"} 0.3' in scrape
+
+
+def test_traffic_since_a_date_is_an_eval_set(team, adapter_id):
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    answer = team.post("/v1/schemas/weather/generate", json={"input": "is it warm in Pune?"})
+    assert answer.status_code == 200, answer.text
+    [logged] = team.get("/v1/schemas/weather/requests").json()["data"]
+    accepted = team.post(f"/v1/requests/{logged['id']}/accept", json={"output": {"city": "Pune"}})
+    assert accepted.status_code == 201, accepted.text
+
+    run = team.post(
+        "/v1/schemas/weather/evaluations", json={"set": "traffic", "since": before.isoformat()}
+    )
+    assert run.status_code == 201, run.text
+    assert (run.json()["eval_set"], run.json()["n"]) == ("traffic", 1)
+
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    empty = team.post("/v1/schemas/weather/evaluations", json={"set": "traffic", "since": later})
+    assert empty.status_code == 422
+    assert empty.json()["errors"][0]["path"] == "/since"
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"set": "everything"}, "/set"),
+        ({"set": "traffic"}, "/since"),
+        ({"set": "traffic", "since": "2026-01-01T00:00:00"}, "/since"),  # no time zone
+        ({"base": "maybe"}, "/base"),
+        ({"version": 0}, "/version"),
+    ],
+)
+def test_bad_input_is_422_with_the_offending_path(team, adapter_id, body, path):
+    r = team.post("/v1/schemas/weather/evaluations", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["path"] == path
+
+
+def test_without_pinned_examples_or_with_a_stale_adapter_it_says_why(team, engine, adapter_id):
+    team.post("/v1/schemas", json={"name": "empty", "schema": SCHEMA})
+    none = team.post("/v1/schemas/empty/evaluations", json={})
+    assert none.status_code == 422
+    assert none.json()["error"] == "no_eval_set"
+    assert team.post("/v1/schemas/nope/evaluations", json={}).status_code == 404
+    with Session(engine) as session:
+        adapter = session.get(Adapter, adapter_id)
+        assert adapter is not None
+        adapter.base_fingerprint = "sha256:another-base"
+        session.add(adapter)
+        session.commit()
+    stale = team.post("/v1/schemas/weather/evaluations", json={})
+    assert stale.status_code == 409
+    assert stale.json()["error"] == "adapter_stale"
