@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -59,14 +60,21 @@ class OutlinesCoreBackend(GrammarBackend):
 
 # outlines_core's index can grow without bound (13 GB and still going on a SchemaStore schema),
 # and a thread cannot be stopped: it is built in a child process with a memory ceiling and
-# killed at the time limit, so an abandoned compile ends instead of running on.
+# killed at the time limit, so an abandoned compile ends instead of running on. At most two run
+# at once (the others wait their turn), which bounds the memory of abandoned ones too.
 COMPILE_MEMORY_BYTES = 4 * 2**30
 COMPILE_TIME_LIMIT_S = 60.0
+_CHILDREN = threading.BoundedSemaphore(2)
 
 
 def _index_in_child(schema_json: str, vocabulary: Any) -> Any:
     """Build the Index in a forkserver child (fork without the parent's threads) and receive it
     pickled; GrammarCompileError when the child fails, exceeds its memory or its time."""
+    with _CHILDREN:
+        return _index_in_new_child(schema_json, vocabulary)
+
+
+def _index_in_new_child(schema_json: str, vocabulary: Any) -> Any:
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")

@@ -8,9 +8,10 @@ Compilation runs in a daemon thread per (schema, backend); the caller waits at m
 and then gets `GrammarTimeout`. Python cannot stop a thread, so the compile goes on in the
 background (all three libraries release the GIL while compiling): when it ends, its result (or
 error) lands in the cache, and requests arriving meanwhile wait on the same in-flight compile
-instead of starting another. llguidance and xgrammar bound their own work; outlines_core, whose
-index can grow without bound, compiles in a child process killed at a time and memory limit. A daemon thread never blocks process exit. Hostile-schema limits
-(size, depth) belong to the registry, which refuses them before this.
+instead of starting another. outlines_core, whose index can grow without bound (13 GB seen on a
+SchemaStore schema), compiles in a child process killed at a time and memory limit.
+A daemon thread never blocks process exit. Hostile-schema limits (size, depth) belong to the
+registry, which refuses them before this.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from runtime import RowWatch
 from service.deps import SessionDep, TeamDep
 from service.inference import openai_compat, service, streaming
 from service.inference.bodies import ChatCompletionBody, GenerateBody, GeneratePublic
@@ -29,17 +32,34 @@ def readyz(inf: InferenceDep) -> JSONResponse:
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
+async def unless_gone(request: Request, respond: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """`respond(*args, watch=..., **kw)` in the thread pool; a client that goes away before the
+    answer cancels its row, so decoding stops within a step (the log says 499 "cancelled")."""
+    watch = RowWatch()
+    task = asyncio.ensure_future(run_in_threadpool(respond, *args, watch=watch, **kw))
+    while not (await asyncio.wait({task}, timeout=0.25))[0]:
+        if await request.is_disconnected():
+            watch.cancel()
+            break
+    return await task
+
+
 @router.post("/v1/schemas/{name}/generate", response_model=GeneratePublic)
-def generate(
+async def generate(
     name: Annotated[str, Path(max_length=128)],
     body: GenerateBody,
+    request: Request,
     session: SessionDep,
     team: TeamDep,
     inf: InferenceDep,
 ):
     """Answer `input` with JSON that validates against the schema (or a 422 that says why)."""
-    target = service.registered_target(session, team=team, name=name, version=body.version)
-    result = service.respond(
+    target = await run_in_threadpool(
+        service.registered_target, session, team=team, name=name, version=body.version
+    )
+    result = await unless_gone(
+        request,
+        service.respond,
         inf,
         session,
         team=team,
@@ -77,7 +97,8 @@ async def chat_completions(
         return await streaming.stream_as_decoded(
             inf, request.app.state.db_engine, team=team, plan=plan, **options
         )
-    result = await run_in_threadpool(
+    result = await unless_gone(
+        request,
         service.respond,
         inf,
         session,

@@ -354,14 +354,16 @@ def test_a_refused_stream_is_a_plain_422(tiny_live):
         )
 
 
+# A long string under a big budget: hundreds of tokens if nobody stops it.
+LONG = {"type": "object", "properties": {"text": {"type": "string", "minLength": 900}},
+        "required": ["text"]}  # fmt: skip
+
+
 def test_a_client_that_disconnects_stops_the_decoding(tiny_live):
-    # A long string under a big budget: hundreds of tokens if nobody stops it.
-    long = {"type": "object", "properties": {"text": {"type": "string", "minLength": 900}},
-            "required": ["text"]}  # fmt: skip
     body = {
         "model": tiny_live.base_model,
         "messages": [USER],
-        "response_format": inline(long),
+        "response_format": inline(LONG),
         "max_tokens": 1000,
         "stream": True,
     }
@@ -373,13 +375,31 @@ def test_a_client_that_disconnects_stops_the_decoding(tiny_live):
         assert response.status_code == 200
         assert next(response.iter_lines()).startswith("data: ")
     # Closed after the first chunk: the row stops, and the log says so.
+    assert_cancelled_after(tiny_live, before)
+
+
+def test_a_client_that_gives_up_waiting_stops_the_decoding(tiny_live):
+    body = {
+        "model": tiny_live.base_model,
+        "messages": [USER],
+        "response_format": inline(LONG),
+        "max_tokens": 1000,
+    }
+    headers = {"Authorization": f"Bearer {tiny_live.key}"}
+    before = last_chat_log(tiny_live)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(tiny_live.url + "/v1/chat/completions", json=body, headers=headers, timeout=2)
+    assert_cancelled_after(tiny_live, before)
+
+
+def assert_cancelled_after(live, before: RequestLog | None) -> None:
     deadline = time.monotonic() + 60
     logged = before
     while time.monotonic() < deadline and (
         logged is None or logged.id == getattr(before, "id", None)
     ):
         time.sleep(0.2)
-        logged = last_chat_log(tiny_live)
+        logged = last_chat_log(live)
     assert logged is not None
     assert logged.id != getattr(before, "id", None)
     assert logged.error == "cancelled"
