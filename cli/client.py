@@ -20,6 +20,8 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_S = 30.0
 # A generate call waits in the server's queue (request_timeout_s, 60 s by default) and then runs.
 GENERATE_TIMEOUT_S = 180.0
+# An evaluation run decodes its whole eval set (up to 500 examples) within the request.
+EVALUATION_TIMEOUT_S = 1800.0
 UPLOAD_TIMEOUT_S = 300.0
 PAGE_LIMIT = 200
 # Waiting out a 503 `model_loading` or a 429: the first start converts the base model (~20 s
@@ -364,6 +366,17 @@ class Client:
     def retrain(self, *, dry_run: bool, name: str | None = None) -> dict[str, Any]:
         body = {"dry_run": dry_run, **({"name": name} if name else {})}
         return self.request("POST", "/v1/retrain", json_body=body)
+
+    def run_evaluation(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request(
+            "POST",
+            f"/v1/schemas/{_seg(name)}/evaluations",
+            json_body=body,
+            timeout=EVALUATION_TIMEOUT_S,
+        )
+
+    def list_evaluations(self, name: str, *, version: int | None = None) -> list[dict[str, Any]]:
+        return list(self.pages(f"/v1/schemas/{_seg(name)}/evaluations", {"version": version}))
 
     # inference
     def generate(self, name: str, input: str, **options: Any) -> dict[str, Any]:

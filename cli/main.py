@@ -3,7 +3,19 @@ work on this machine's database; the client commands call a Formwright server ov
 
 import typer
 
-from cli import adapters, audit, db, examples, generate, jobs, login, schemas, server, teams
+from cli import (
+    adapters,
+    audit,
+    db,
+    evaluations,
+    examples,
+    generate,
+    jobs,
+    login,
+    schemas,
+    server,
+    teams,
+)
 
 app = typer.Typer(
     help="Formwright: small language models that answer in your JSON.", no_args_is_help=True
@@ -16,6 +28,7 @@ app.add_typer(examples.app, name="examples")
 app.command()(jobs.train)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(adapters.app, name="adapters")
+app.add_typer(evaluations.app, name="evaluations")
 app.command()(generate.generate)
 app.command()(audit.audit)
 app.command()(server.serve)

@@ -71,7 +71,7 @@ def set_promoted_accuracy(engine: Engine, adapter_id: int, value: float) -> None
         session.commit()
 
 
-def test_runs_are_kept_and_a_drop_past_the_margin_warns(team, engine, adapter_id):
+def test_runs_are_kept_and_a_drop_past_the_margin_warns(team, engine, adapter_id, cli):
     first = team.post("/v1/schemas/weather/evaluations", json={"base": True})
     assert first.status_code == 201, first.text
     run = first.json()
@@ -101,6 +101,14 @@ def test_runs_are_kept_and_a_drop_past_the_margin_warns(team, engine, adapter_id
         in scrape
     )
     assert 'formwright_evaluation_drop{schema="weather",team="alice",version="1"} 0.3' in scrape
+
+    shown = cli(team.client, team.key, "evaluations", "run", "weather")
+    assert shown.exit_code == 0, shown.output
+    assert "4 pinned examples: served field accuracy" in shown.stdout
+    assert "warning: Served field accuracy fell from" in shown.stdout
+    listed = cli(team.client, team.key, "evaluations", "list", "weather")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.count("DRIFT") == 2
 
 
 def test_traffic_since_a_date_is_an_eval_set(team, adapter_id):
