@@ -199,7 +199,8 @@ class ContinuousBatcher:
         if not free or not self._waiting:
             return []
         in_use = {r.pending.adapter for r in self._running} - {None}
-        admitted, skipped = [], []
+        admitted: list[Pending] = []
+        skipped: list[Pending] = []
         while self._waiting and len(admitted) < free:
             item = self._waiting.popleft()
             if item.adapter is None or item.adapter in in_use:

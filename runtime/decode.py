@@ -179,7 +179,8 @@ def generate_batch(
     for i, budget in enumerate(budgets):
         new = out[i, width : width + budget].tolist()
         finish = "length"
-        if rows[i].watch is not None and rows[i].watch.cancelled:
+        watch = rows[i].watch
+        if watch is not None and watch.cancelled:
             finish = "cancelled"
         elif eos in new:
             new = new[: new.index(eos) + 1]

@@ -577,16 +577,16 @@ class _Checker:
                 issues.append(self.issue(path + (key,), message))
         if "multipleOf" in w:
             step = Fraction(str(w["multipleOf"]))
-            mine = n.get("multipleOf")
-            ok = (mine is not None and (Fraction(str(mine)) / step).denominator == 1) or (
+            own = n.get("multipleOf")
+            ok = (own is not None and (Fraction(str(own)) / step).denominator == 1) or (
                 integer and (1 / step).denominator == 1
             )
             if not ok:
                 message = (
                     self.added("multipleOf", w["multipleOf"])
-                    if mine is None
+                    if own is None
                     else "multipleOf changed from {} to {}".format(
-                        *self.old_new(mine, w["multipleOf"])
+                        *self.old_new(own, w["multipleOf"])
                     )
                 )
                 issues.append(self.issue(path + ("multipleOf",), message))

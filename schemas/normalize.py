@@ -59,7 +59,7 @@ def _unknown_to(dialect: Dialect) -> frozenset[str]:
     return frozenset(_ASSERTED_2020 - known - {"items", "exclusiveMaximum", "exclusiveMinimum"})
 
 
-_UNKNOWN = {}
+_UNKNOWN: dict[str, frozenset[str]] = {}
 
 
 @dataclass

@@ -293,7 +293,7 @@ FORMAT_CHECKER = FORMAT_CHECKERS[DEFAULT.name]
 
 def _no_network(uri: str) -> Resource:
     # The registry never fetches anything: a ref that is not local has no resource.
-    raise NoSuchResource(ref=uri)
+    raise NoSuchResource(uri)
 
 
 REGISTRY: Registry = Registry(retrieve=_no_network)  # type: ignore[call-arg]

@@ -244,7 +244,7 @@ class TrainingConfig(_Options):
             self.target_modules == "all-linear"
             or (
                 isinstance(self.target_modules, list)
-                and self.target_modules
+                and bool(self.target_modules)
                 and all(isinstance(m, str) and m for m in self.target_modules)
             ),
             "target_modules must be 'all-linear' or a non-empty list of module names",

@@ -178,7 +178,7 @@ def lora_config(config: TrainingConfig) -> Any:
     return LoraConfig(
         task_type=TaskType.CAUSAL_LM,
         r=config.lora_rank,
-        lora_alpha=config.lora_alpha,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # typed int, any number works
         lora_dropout=config.lora_dropout,
         target_modules=config.target_modules,
         bias="none",

@@ -142,7 +142,7 @@ def load_model(path: Path, *, device: str | None = None) -> tuple[Any, Any]:
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers types `to` through a decorator
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

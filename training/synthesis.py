@@ -327,7 +327,8 @@ def synthesize(
                 if not options:
                     continue
                 rng.shuffle(options)
-                value = min(options, key=lambda v, k=slot.key: usage[k][canonical(v)])
+                counts = [usage[slot.key][canonical(v)] for v in options]
+                value = options[counts.index(min(counts))]
             used_here.add((slot.key, canonical(value)))
             if canonical(value) != canonical(slot.value):
                 chosen[slot.pointer] = value

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.grammar.base import GrammarBackend, GrammarCompileError, RowMatcher
+
+if TYPE_CHECKING:
+    from llguidance._lib import JsonCompileOptions
 
 
 class LLGuidanceMatcher:
@@ -62,7 +65,7 @@ class LLGuidanceBackend(GrammarBackend):
         from llguidance import LLMatcher
 
         # overrides, not defaults: a schema's own "x-guidance" must not loosen the spelling.
-        overrides: dict[str, Any] = {"whitespace_flexible": False, "lenient": lenient}
+        overrides: JsonCompileOptions = {"whitespace_flexible": False, "lenient": lenient}
         if lenient:
             overrides["coerce_one_of"] = True
         try:

@@ -91,7 +91,7 @@ def add_examples(
             code="invalid_examples",
             errors=errors,
         )
-    keyed = {}
+    keyed: dict[str, tuple[dict[str, Any], bool]] = {}
     for row in rows:
         labeled = "output" in row
         key = dedup_key(row["input"], row.get("output"), labeled=labeled)

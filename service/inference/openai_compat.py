@@ -155,7 +155,7 @@ def check_same(target: Target, schema: dict[str, Any] | None, path: str) -> None
     """A request naming a registered schema may restate it, not change it."""
     if schema is not None:
         prepare_schema(schema)  # a 422 for a hostile document before anything walks it
-    registered = [target.schema]
+    registered: list[Any] = [target.schema]
     if target.version is not None:  # as registered, and the registry's internal form
         registered += [target.version.body, getattr(target.version, "document", None)]
     if schema is not None and not any(same_schema(schema, r) for r in registered if r):

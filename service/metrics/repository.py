@@ -37,7 +37,7 @@ def window_rows(
     if not schema_version_ids:
         return []
     query = (
-        select(*ROW_COLUMNS)
+        select(*ROW_COLUMNS)  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
         .where(
             col(RequestLog.schema_version_id).in_(schema_version_ids),
             col(RequestLog.created_at) >= since,

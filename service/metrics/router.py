@@ -76,10 +76,8 @@ def accept_request(
 ):
     """Store a logged request (optionally with a corrected `output`) as a training example;
     200 when it is already one."""
-    corrected = body is not None and "output" in body.model_fields_set
-    result = service.accept_request(
-        session, team=team, id=id, **({"output": body.output} if corrected else {})
-    )
+    corrected = {"output": body.output} if body and "output" in body.model_fields_set else {}
+    result = service.accept_request(session, team=team, id=id, **corrected)
     if not result["added"]:
         response.status_code = 200
     return result

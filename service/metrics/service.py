@@ -106,9 +106,8 @@ def schema_health(
     for subject in subjects:
         live = registry_repository.list_versions(session, subject_id=subject.id)
         every = _versions(session, subject=subject)
-        rows = repository.window_rows(
-            session, schema_version_ids=[v.id for v in every], since=since, until=until
-        )
+        ids = [v.id for v in every if v.id is not None]
+        rows = repository.window_rows(session, schema_version_ids=ids, since=since, until=until)
         summary = stats.summarize(rows)
         latest = live[-1] if live else None
         adapter = active_adapter(session, schema_version_id=latest.id) if latest else None

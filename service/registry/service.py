@@ -60,7 +60,7 @@ class Prepared:
             return self.schema.fingerprint
         pins = sorted(
             ({"name": r.name, "subject": r.subject, "version": r.version} for r, _ in self.used),
-            key=lambda p: p["name"],
+            key=lambda p: str(p["name"]),
         )
         return fingerprint({"schema": self.schema.body, "references": pins})
 

@@ -115,10 +115,10 @@ def line_chart(
         f"<title>{escape(title)}</title>",
     ]
     for tick in ticks:
-        y = py(tick)
+        tick_y = py(tick)
         parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="#e2e8f0"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" '
+            f'<line x1="{left}" x2="{width - right}" y1="{tick_y:.1f}" y2="{tick_y:.1f}" '
+            f'stroke="#e2e8f0"/><text x="{left - 6}" y="{tick_y + 4:.1f}" text-anchor="end" '
             f'fill="#64748b">{escape(y_format(tick))}</text>'
         )
     for i in range(5):

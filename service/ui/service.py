@@ -329,7 +329,7 @@ def traffic_page(
     session: Session, *, team: Team, name: str, offset: int, only: str | None
 ) -> dict[str, Any]:
     top = header(session, team=team, name=name)
-    filters = {"invalid": {"valid": False}, "ok": {"status_code": 200}}
+    filters: dict[str, dict[str, Any]] = {"invalid": {"valid": False}, "ok": {"status_code": 200}}
     if only is not None and only not in filters:
         raise Unprocessable(
             "Filter by 'ok' or 'invalid'.",
