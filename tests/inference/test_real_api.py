@@ -7,20 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from tests.clients.conftest import WEATHER
 from tests.fixtures.app import TeamClient, make_team
 
 pytestmark = pytest.mark.real_model
-
-WEATHER = {
-    "type": "object",
-    "properties": {
-        "city": {"type": ["string", "null"], "maxLength": 40},
-        "condition": {"enum": ["rain", "snow", "sun", "wind", None]},
-        "when": {"type": ["string", "null"], "maxLength": 40},
-    },
-    "required": ["city", "condition", "when"],
-    "additionalProperties": False,
-}
 
 
 @pytest.fixture
