@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from service.adapters.service import active_adapter, base_status, list_adapters
 from service.errors import NotFound, Unprocessable
+from service.evaluations.service import list_evaluations
 from service.examples.service import list_examples
 from service.jobs.repository import events
 from service.jobs.service import list_jobs
@@ -318,7 +319,27 @@ def adapters_page(
                 ),
             }
         )
-    return {**top, "cards": cards, "total": total}
+    runs = evaluations_panel(session, team=team, name=name)
+    return {**top, "cards": cards, "total": total, **runs}
+
+
+def evaluations_panel(session: Session, *, team: Team, name: str) -> dict[str, Any]:
+    """Eval-only runs over time: served field accuracy per version, and the drift warnings."""
+    runs, _ = list_evaluations(session, team=team, name=name, version=None, offset=0, limit=100)
+    by_version: dict[int, list[tuple[float, float | None]]] = {}
+    for run, version in reversed(runs):
+        served = (run.results.get("adapter_served") or {}).get("field_accuracy")
+        by_version.setdefault(version.version, []).append((run.created_at.timestamp(), served))
+    times = [x for points in by_version.values() for x, _ in points]
+    chart = charts.time_chart(
+        [Line(f"v{v} as served", points) for v, points in sorted(by_version.items())],
+        title="Served field accuracy by evaluation run",
+        span_s=(max(times) - min(times)) if times else 0.0,
+        y_format=charts.percent,
+        y_min=0.0,
+        y_max=1.0,
+    )
+    return {"evaluations": runs, "evaluations_chart": chart if runs else None}
 
 
 def playground_page(session: Session, *, team: Team, name: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from service.app import create_app
 from service.models import Adapter, Team
-from tests.fixtures.app import TeamClient, make_team
+from tests.fixtures.app import TeamClient, make_team, sign_in
 from tests.runtime.test_adapters import make_adapter
 
 CITIES = ["Oslo", "Lima", "Pune", "Rome"]
@@ -109,6 +109,11 @@ def test_runs_are_kept_and_a_drop_past_the_margin_warns(team, engine, adapter_id
     listed = cli(team.client, team.key, "evaluations", "list", "weather")
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.count("DRIFT") == 2
+
+    sign_in(team.client, team.key)
+    page = team.client.get("/ui/schemas/weather/adapters").text
+    assert "Evaluation runs" in page
+    assert page.count('class="pill bad" title="Served field accuracy fell from') == 2
 
 
 def test_traffic_since_a_date_is_an_eval_set(team, adapter_id):

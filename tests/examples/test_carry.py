@@ -3,6 +3,8 @@ validate; each one that does not is reported with the path and the reason."""
 
 from fastapi.testclient import TestClient
 
+from tests.fixtures.app import sign_in
+
 V1 = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
@@ -86,3 +88,12 @@ def test_the_cli_prints_the_rows_not_carried(alice, client: TestClient, cli):
     assert result.exit_code == 0, result.output
     assert "carried 3 of 4 examples from weather version 1 to version 2" in result.stdout
     assert "/output/days" in result.stdout
+
+
+def test_the_dashboard_offers_the_carry_between_the_versions_it_compares(alice, client):
+    setup_versions(alice)
+    sign_in(client, alice.key)
+    page = client.get("/ui/schemas/weather/versions").text
+    assert 'data-action="carry"' in page
+    assert "Carry v1's examples to v2" in page
+    assert 'data-from="1" data-to="2"' in page

@@ -122,6 +122,17 @@ const buttons = {
     if (res.ok) { showResult(out, true, `Job #${res.data.id} queued.`); setTimeout(() => location.reload(), 600); }
     else showResult(out, false, ...failure(res));
   },
+  async carry(btn) {
+    const out = btn.parentElement.querySelector(".result");
+    const body = { from: Number(btn.dataset.from), to: Number(btn.dataset.to) };
+    const res = await api("POST", schemaUrl(btn.dataset.name) + "/examples/carry", body);
+    if (!res.ok) { showResult(out, false, ...failure(res)); return; }
+    const r = res.data;
+    const errors = r.errors.map((e) => ({ ...e, message: `example ${e.example_id}: ${e.message}` }));
+    showResult(out, r.rejected === 0,
+      `Carried ${r.carried} of ${r.examined} examples to v${r.to_version} (${r.already_present} already there, ${r.rejected} do not validate).`,
+      errors);
+  },
   async "cancel-job"(btn) {
     const res = await api("POST", "/v1/jobs/" + btn.dataset.id + "/cancel");
     if (res.ok) refreshJobs(); else alert(failure(res)[0]);
