@@ -15,11 +15,12 @@ from sqlmodel import Session, select
 
 from runtime import ModelRuntime
 from service.adapters.service import activate, active_adapter
+from service.audit.service import record
 from service.config import get_settings
 from service.jobs import promotion
 from service.jobs.evaluation import Scorer, eval_split, predictor
 from service.jobs.lease import JobCancelled, StageRun
-from service.models import Adapter, Example, Job, SchemaVersion, Subject
+from service.models import Adapter, Example, Job, SchemaVersion, Subject, Team
 from training.data import Pair, read_pairs, write_pairs
 from training.prompts import FEW_SHOT
 
@@ -331,8 +332,18 @@ def promote(run: StageRun) -> None:
         verdict = promotion.decide(
             evaluation, adapter_id=adapter.id, current_id=current.id if current else None
         )
-        if verdict.promoted:
+        if verdict.promoted and (current is None or current.id != adapter.id):
             activate(session, adapter=adapter)
+            team = session.get(Team, adapter.team_id)
+            assert team is not None
+            record(
+                session,
+                team=team,
+                actor="worker",
+                action="promote",
+                resource=f"/v1/adapters/{adapter.id}/promote",
+                detail={"job_id": run.job_id, "replaced": current.id if current else None},
+            )
         job = session.get(Job, run.job_id)
         assert job is not None
         job.metrics = promotion.job_metrics(evaluation, verdict)

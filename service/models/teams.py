@@ -47,7 +47,8 @@ class UiSession(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Who (key prefix, or `cli` for the operator) changed what, on which resource."""
+    """Who (key prefix, `cli` for the operator, `worker` for a job's promotion) changed what,
+    on which resource."""
 
     __tablename__ = "audit_events"
 

@@ -82,6 +82,10 @@ def test_a_job_trains_evaluates_promotes_and_serves_its_adapter(live_app, worker
         promotion,
         evaluation,
     )  # learning a constant team beats a random base
+    promoted = [e for e in team.get("/v1/audit").json()["data"] if e["action"] == "promote"]
+    assert [(e["actor"], e["resource"]) for e in promoted] == [
+        ("worker", f"/v1/adapters/{adapter['id']}/promote")
+    ]
     answer = team.post("/v1/schemas/tickets/generate", json={"input": "my parcel to Oslo is late"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["adapter"] == adapter["id"]
