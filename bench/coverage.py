@@ -3,6 +3,7 @@
     .venv/bin/python bench/coverage.py                  # register + compile + generate, all
     .venv/bin/python bench/coverage.py --limit 20       # at most 20 new generations this run
     .venv/bin/python bench/coverage.py --no-generate    # registry and grammar backends only
+    .venv/bin/python bench/coverage.py --backends llguidance,xgrammar   # skip the slowest
 
 For every schema in bench/data/schema-corpus (SchemaStore, 150 files), per dialect and in total:
 - registered: `prepare` accepts it. Schemas whose references can only be resolved over the
@@ -106,6 +107,11 @@ def main() -> None:
         "--stride", type=int, default=1, help="generate for every k-th registered schema only"
     )
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help="a subset of the engine's order, comma-separated (default: all)",
+    )
     parser.add_argument("--state", type=Path, default=ROOT / "var" / "coverage.jsonl")
     parser.add_argument("--fresh", action="store_true", help="forget the state file first")
     parser.add_argument("--model", default=os.environ.get("FORMWRIGHT_BASE_MODEL"))
@@ -123,7 +129,8 @@ def main() -> None:
         args.state.unlink()
     state = load_state(args.state)
     files = sorted(CORPUS.glob("*.json"))
-    backends = [b for b in DEFAULT_BACKEND_ORDER if b in BACKENDS]
+    chosen = args.backends.split(",") if args.backends else DEFAULT_BACKEND_ORDER
+    backends = [b for b in DEFAULT_BACKEND_ORDER if b in BACKENDS and b in chosen]
     default = backends[0]
 
     path = resolve_base_model(args.model, cache_dir=args.cache_dir)
