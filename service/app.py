@@ -81,21 +81,30 @@ async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def make_inference(settings: Settings, runtime: ModelRuntime | None = None) -> Inference:
-    runtime = runtime or ModelRuntime(
-        model_spec=settings.base_model,
-        cache_dir=settings.models_cache_dir,
-        max_loaded_adapters=settings.max_loaded_adapters,
-        max_batch_size=settings.max_batch_size,
-        events=PrometheusEvents(),
-    )
+def make_inference(
+    settings: Settings,
+    runtime: ModelRuntime | None = None,
+    side_runtimes: list[ModelRuntime] | None = None,
+) -> Inference:
+    def load(spec: str | None) -> ModelRuntime:
+        return ModelRuntime(
+            model_spec=spec,
+            cache_dir=settings.models_cache_dir,
+            max_loaded_adapters=settings.max_loaded_adapters,
+            max_batch_size=settings.max_batch_size,
+            events=PrometheusEvents(),
+        )
+
+    runtime = runtime or load(settings.base_model)
+    if side_runtimes is None:
+        side_runtimes = [load(spec) for spec in settings.side_base_models]
     scheduler = FairScheduler(
         capacity=settings.request_queue_size,
         per_team=max(1, int(settings.request_queue_size * settings.team_queue_share)),
         # As many requests in the runtime as fit one batch; the rest wait their team's turn.
         concurrency=settings.max_batch_size,
     )
-    return Inference(runtime=runtime, scheduler=scheduler, settings=settings)
+    return Inference(runtime=runtime, scheduler=scheduler, settings=settings, side=side_runtimes)
 
 
 def create_app(
@@ -103,16 +112,20 @@ def create_app(
     *,
     db_engine: Engine | None = None,
     runtime: ModelRuntime | None = None,
+    side_runtimes: list[ModelRuntime] | None = None,
 ) -> FastAPI:
-    """The app; tests pass their `db_engine` and an already loaded model `runtime`."""
+    """The app; tests pass their `db_engine`, an already loaded model `runtime` and, for
+    several base models side by side, the loaded `side_runtimes`."""
     settings = settings or get_settings()
-    inference = make_inference(settings, runtime)
+    inference = make_inference(settings, runtime, side_runtimes)
     queue.use(settings)  # jobs are sent to this app's broker
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.load_model:
             inference.runtime.start()  # in the background: /healthz answers at once
+            for side in inference.side:
+                side.start()
         yield
         inference.scheduler.close()
 

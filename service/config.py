@@ -16,6 +16,11 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(None, description="Celery broker; SQLite under data_dir.")
     artifacts_dir: Path | None = Field(None, description="Adapters; data_dir/artifacts.")
     base_model: str | None = Field(None, description="Local model dir; SmolLM2-135M by default.")
+    base_models: str | None = Field(
+        None,
+        description="More base models loaded beside base_model (comma-separated local dirs), "
+        "memory permitting: adapters trained on them keep serving.",
+    )
     teacher_url: str | None = Field(None, description="OpenAI-compatible teacher endpoint.")
     teacher_model: str | None = Field(None, description="The teacher endpoint's model name.")
     teacher_api_key: str | None = Field(None, description="The teacher endpoint's API key.")
@@ -64,6 +69,10 @@ class Settings(BaseSettings):
     @property
     def resolved_artifacts_dir(self) -> Path:
         return self.artifacts_dir or self.data_dir / "artifacts"
+
+    @property
+    def side_base_models(self) -> list[str]:
+        return [m.strip() for m in (self.base_models or "").split(",") if m.strip()]
 
     @property
     def base_model_name(self) -> str:

@@ -83,6 +83,14 @@ def loaded_base(request: Request) -> str | None:
 BaseDep = Annotated[str | None, Depends(loaded_base)]
 
 
+def side_bases(request: Request) -> frozenset[str]:
+    """Fingerprints of the base models loaded beside the default (FORMWRIGHT_BASE_MODELS)."""
+    return request.app.state.inference.side_fingerprints
+
+
+SideDep = Annotated[frozenset[str], Depends(side_bases)]
+
+
 def check_scrape_token(request: Request) -> None:
     """/metrics names teams and schemas: a scraper shows FORMWRIGHT_METRICS_TOKEN as a Bearer
     token, unless the operator opened it with FORMWRIGHT_METRICS_TOKEN=public."""

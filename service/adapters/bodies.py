@@ -14,8 +14,9 @@ class AdapterPublic(BaseModel):
     job_id: int | None
     active: bool
     base_fingerprint: str
-    # "matches" the loaded base model (can serve), "stale" (trained for another base: the base
-    # model answers instead; retrain it), "unknown" (the base model is not loaded yet).
+    # "matches" the loaded base model (can serve), "side_base" (serves on another base model
+    # loaded beside it), "stale" (trained for a base not loaded: the base model answers
+    # instead; retrain it), "unknown" (the base model is not loaded yet).
     base_status: BaseStatus
     path: str  # the adapter's directory (PEFT files + manifest), as the workers wrote it
     evaluation: dict[str, Any] | None
@@ -26,7 +27,13 @@ class AdapterPublic(BaseModel):
 
     @classmethod
     def of(
-        cls, adapter: Adapter, *, name: str, version: int, base_fingerprint: str | None
+        cls,
+        adapter: Adapter,
+        *,
+        name: str,
+        version: int,
+        base_fingerprint: str | None,
+        side: frozenset[str] = frozenset(),
     ) -> "AdapterPublic":
         return cls(
             id=adapter.id,
@@ -35,7 +42,7 @@ class AdapterPublic(BaseModel):
             job_id=adapter.job_id,
             active=adapter.active,
             base_fingerprint=adapter.base_fingerprint,
-            base_status=base_status(adapter, base_fingerprint=base_fingerprint),
+            base_status=base_status(adapter, base_fingerprint=base_fingerprint, side=side),
             path=adapter.path,
             evaluation=adapter.evaluation,
             hyperparameters=adapter.manifest.get("hyperparameters"),

@@ -14,15 +14,22 @@ class BaseStatus(StrEnum):
     """An adapter against the base model this process has loaded: only a match can serve."""
 
     MATCHES = "matches"
-    STALE = "stale"  # trained for another base model: refused, the base answers instead
+    # Trained for another base model that this process also keeps loaded
+    # (FORMWRIGHT_BASE_MODELS): it serves on that one, until it is retrained on the default.
+    SIDE_BASE = "side_base"
+    STALE = "stale"  # trained for a base model not loaded: the default base answers instead
     UNKNOWN = "unknown"  # the base model is not loaded (yet)
 
 
-def base_status(adapter: Adapter, *, base_fingerprint: str | None) -> BaseStatus:
+def base_status(
+    adapter: Adapter, *, base_fingerprint: str | None, side: frozenset[str] = frozenset()
+) -> BaseStatus:
     if base_fingerprint is None:
         return BaseStatus.UNKNOWN
     if adapter.base_fingerprint == base_fingerprint:
         return BaseStatus.MATCHES
+    if adapter.base_fingerprint in side:
+        return BaseStatus.SIDE_BASE
     return BaseStatus.STALE
 
 

@@ -64,6 +64,20 @@ class Inference:
     runtime: ModelRuntime
     scheduler: FairScheduler
     settings: Settings
+    # Base models loaded beside the default one (FORMWRIGHT_BASE_MODELS): an adapter trained
+    # on one of them is served on it, so a team can move schema by schema.
+    side: list[ModelRuntime] = field(default_factory=list)
+
+    def runtime_for(self, fingerprint: str) -> ModelRuntime | None:
+        """The loaded runtime whose base model an adapter was trained for, if any."""
+        for runtime in (self.runtime, *self.side):
+            if runtime.ready and runtime.model_fingerprint == fingerprint:
+                return runtime
+        return None
+
+    @property
+    def side_fingerprints(self) -> frozenset[str]:
+        return frozenset(r.model_fingerprint for r in self.side if r.ready and r.model_fingerprint)
 
 
 def few_shot(session: Session, *, schema_version_id: int) -> list[tuple[str, Any]]:
@@ -171,12 +185,13 @@ def generate(
 
     def run() -> GenerateResult:
         adapter = target.adapter
-        if adapter is not None and adapter.base_fingerprint != runtime.model_fingerprint:
-            # Trained for another base model: never tried, the base model answers (retrain it).
+        serving = inference.runtime_for(adapter.base_fingerprint) if adapter else None
+        if adapter is not None and serving is None:
+            # Trained for a base model not loaded: never tried, the base answers (retrain it).
             fall_back(target, adapter, "stale")
-        elif adapter is not None:
+        elif adapter is not None and serving is not None:
             try:
-                return runtime.generate(request, adapter=adapter.path)
+                return serving.generate(request, adapter=adapter.path)
             except AdapterRefused:
                 # Never serve a damaged or foreign adapter: the base model answers instead.
                 log.exception("adapter %s refused", adapter.id)

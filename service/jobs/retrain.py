@@ -32,9 +32,15 @@ class RetrainItem:
 
 
 def stale_adapters(
-    session: Session, *, team: Team, base_fingerprint: str, name: str | None
-) -> list[tuple[Adapter, SchemaVersion, Subject]]:
-    """The team's active adapters (of live versions) trained for another base model."""
+    session: Session,
+    *,
+    team: Team,
+    base_fingerprint: str,
+    name: str | None,
+    side: frozenset[str] = frozenset(),
+) -> list[tuple[Adapter, SchemaVersion, BaseStatus, Subject]]:
+    """The team's active adapters (of live versions) trained for another base model than the
+    default (stale, or serving on a side base model), with their status."""
     query = (
         select(Adapter, SchemaVersion, Subject)
         .join(SchemaVersion, SchemaVersion.id == Adapter.schema_version_id)
@@ -49,11 +55,12 @@ def stale_adapters(
     )
     if name is not None:
         query = query.where(Subject.name == name)
-    return [
-        (adapter, version, subject)
-        for adapter, version, subject in session.exec(query)
-        if base_status(adapter, base_fingerprint=base_fingerprint) is BaseStatus.STALE
-    ]
+    found: list[tuple[Adapter, SchemaVersion, BaseStatus, Subject]] = []
+    for adapter, version, subject in session.exec(query):
+        status = base_status(adapter, base_fingerprint=base_fingerprint, side=side)
+        if status is not BaseStatus.MATCHES:
+            found.append((adapter, version, status, subject))
+    return found
 
 
 def retrain_stale(
@@ -63,6 +70,7 @@ def retrain_stale(
     base_fingerprint: str | None,
     dry_run: bool,
     name: str | None = None,
+    side: frozenset[str] = frozenset(),
 ) -> list[RetrainItem]:
     """Queue (or, on a dry run, list) one job per stale active adapter."""
     if base_fingerprint is None:
@@ -74,15 +82,15 @@ def retrain_stale(
     if name is not None:
         get_subject(session, team=team, name=name)  # 404 for a schema the team does not have
     items = []
-    for adapter, version, subject in stale_adapters(
-        session, team=team, base_fingerprint=base_fingerprint, name=name
+    for adapter, version, status, subject in stale_adapters(
+        session, team=team, base_fingerprint=base_fingerprint, name=name, side=side
     ):
         old = session.get(Job, adapter.job_id) if adapter.job_id is not None else None
         item = RetrainItem(
             name=subject.name,
             version=version.version,
             adapter_id=adapter.id,  # type: ignore[arg-type]
-            base_status=BaseStatus.STALE,
+            base_status=status,
             outcome="would_queue" if dry_run else "queued",
             job_id=None,
             estimated_s=duration(old),

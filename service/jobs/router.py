@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from service.bodies import Page, Pagination, pagination
-from service.deps import BaseDep, SessionDep, TeamDep
+from service.deps import BaseDep, SessionDep, SideDep, TeamDep
 from service.jobs import retrain, service
 from service.jobs.bodies import (
     JobCreate,
@@ -67,13 +67,23 @@ def cancel_job(id: JobId, session: SessionDep, team: TeamDep):
 
 @router.post("/retrain", response_model=RetrainPublic)
 def retrain_stale(
-    session: SessionDep, team: TeamDep, base: BaseDep, body: RetrainCreate | None = None
+    session: SessionDep,
+    team: TeamDep,
+    base: BaseDep,
+    side: SideDep,
+    body: RetrainCreate | None = None,
 ):
     """Queue one training job per schema version whose active adapter was trained for another
-    base model (same data and options as its job); `dry_run` only lists them."""
+    base model than the default (stale, or serving on a side base model), with the same data
+    and options as its job; `dry_run` only lists them."""
     body = body or RetrainCreate()
     items = retrain.retrain_stale(
-        session, team=team, base_fingerprint=base, dry_run=body.dry_run, name=body.name
+        session,
+        team=team,
+        base_fingerprint=base,
+        dry_run=body.dry_run,
+        name=body.name,
+        side=side,
     )
     known = [i.estimated_s for i in items if i.estimated_s is not None]
     return RetrainPublic(

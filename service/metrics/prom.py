@@ -163,7 +163,9 @@ def job_families(db_engine: Engine) -> list[Metric]:
     return [jobs, active]
 
 
-def adapter_families(db_engine: Engine, *, base_fingerprint: str | None) -> list[Metric]:
+def adapter_families(
+    db_engine: Engine, *, base_fingerprint: str | None, side: frozenset[str] = frozenset()
+) -> list[Metric]:
     """`formwright_active_adapters{team, base_status}`: active adapters that match the loaded
     base model and those that are stale (trained for another one: the base answers instead)."""
     family = GaugeMetricFamily(
@@ -182,8 +184,11 @@ def adapter_families(db_engine: Engine, *, base_fingerprint: str | None) -> list
     for team in sorted({team for team, _ in rows}):
         fingerprints = [f for t, f in rows if t == team]
         matches = sum(f == base_fingerprint for f in fingerprints)
+        on_side = sum(f != base_fingerprint and f in side for f in fingerprints)
         family.add_metric([team, BaseStatus.MATCHES], matches)
-        family.add_metric([team, BaseStatus.STALE], len(fingerprints) - matches)
+        if side:
+            family.add_metric([team, BaseStatus.SIDE_BASE], on_side)
+        family.add_metric([team, BaseStatus.STALE], len(fingerprints) - matches - on_side)
     return [family]
 
 
@@ -216,21 +221,30 @@ def drift_families(db_engine: Engine) -> list[Metric]:
 class _Scrape:
     """The process's registry plus the database-backed gauges of one app."""
 
-    def __init__(self, db_engine: Engine, base_fingerprint: str | None) -> None:
+    def __init__(
+        self, db_engine: Engine, base_fingerprint: str | None, side: frozenset[str]
+    ) -> None:
         self.db_engine = db_engine
         self.base_fingerprint = base_fingerprint
+        self.side = side
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
         yield from job_families(self.db_engine)
-        yield from adapter_families(self.db_engine, base_fingerprint=self.base_fingerprint)
+        yield from adapter_families(
+            self.db_engine, base_fingerprint=self.base_fingerprint, side=self.side
+        )
         yield from drift_families(self.db_engine)
 
 
 def render(
-    db_engine: Engine, *, queue_depth: int | None = None, base_fingerprint: str | None = None
+    db_engine: Engine,
+    *,
+    queue_depth: int | None = None,
+    base_fingerprint: str | None = None,
+    side: frozenset[str] = frozenset(),
 ) -> bytes:
     """The Prometheus text exposition of everything above."""
     if queue_depth is not None:
         set_queue_depth(queue_depth)
-    return generate_latest(_Scrape(db_engine, base_fingerprint))
+    return generate_latest(_Scrape(db_engine, base_fingerprint, side))

@@ -96,5 +96,6 @@ def prometheus(request: Request) -> Response:
         request.app.state.db_engine,
         queue_depth=inference.scheduler.depth,
         base_fingerprint=inference.runtime.model_fingerprint,
+        side=inference.side_fingerprints,
     )
     return Response(body, media_type=prom.CONTENT_TYPE)

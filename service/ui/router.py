@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from service.deps import COOKIE, BaseDep, SecretDep, SessionDep, TeamDep
+from service.deps import COOKIE, BaseDep, SecretDep, SessionDep, SideDep, TeamDep
 from service.errors import FormwrightError, NotFound, Unauthorized
 from service.teams import service as teams
 from service.ui import charts
@@ -199,9 +199,9 @@ def schema_jobs_panel(request: Request, name: Name, session: SessionDep, team: T
 
 @router.get("/schemas/{name}/adapters", response_class=HTMLResponse)
 def schema_adapters(
-    request: Request, name: Name, session: SessionDep, team: TeamDep, base: BaseDep
+    request: Request, name: Name, session: SessionDep, team: TeamDep, base: BaseDep, side: SideDep
 ):
-    context = pages.adapters_page(session, team=team, name=name, base_fingerprint=base)
+    context = pages.adapters_page(session, team=team, name=name, base_fingerprint=base, side=side)
     return page(request, "adapters.html", {**context, "tab": "adapters"}, team)
 
 

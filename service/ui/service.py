@@ -289,7 +289,12 @@ def jobs_page(session: Session, *, team: Team, name: str) -> dict[str, Any]:
 
 
 def adapters_page(
-    session: Session, *, team: Team, name: str, base_fingerprint: str | None
+    session: Session,
+    *,
+    team: Team,
+    name: str,
+    base_fingerprint: str | None,
+    side: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     top = header(session, team=team, name=name)
     rows, total = list_adapters(session, team=team, name=name, offset=0, limit=20)
@@ -310,7 +315,7 @@ def adapters_page(
             {
                 "adapter": adapter,
                 "version": version.version,
-                "base_status": base_status(adapter, base_fingerprint=base_fingerprint),
+                "base_status": base_status(adapter, base_fingerprint=base_fingerprint, side=side),
                 "eval": compared,
                 "chart": charts.bar_chart(
                     [f["path"] for f in fields],
