@@ -177,6 +177,7 @@ class ContinuousBatcher:
         while True:
             with self._cond:
                 while not self._running and not self._waiting:
+                    self.cache.shrink()  # idle: give a burst's KV memory back
                     self._cond.wait()
                 admitted = self._admit()
             try:

@@ -48,6 +48,7 @@ class SlotCache:
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
         param = next(model.parameters())
         self.dtype, self.device = param.dtype, param.device
+        self._first_size = (slots, capacity)
         self.slots = self.capacity = 0
         self.keys: list[Any] = []
         self.values: list[Any] = []
@@ -114,6 +115,19 @@ class SlotCache:
         return self._kv_len
 
     # ---------------------------------------------------------------- slots
+
+    def shrink(self) -> None:
+        """Back to the first size, once no row is left: a burst's memory (up to GBs: slots x
+        the longest row) is given back rather than kept for good."""
+        assert not any(self.lengths), "rows are still running"
+        if (self.slots, self.capacity) != self._first_size:
+            self.slots = self.capacity = 0
+            self.keys, self.values, self.lengths = [], [], []
+            self._grow(*self._first_size)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
 
     def reset(self, slot: int) -> None:
         self._grow(slot + 1, 0)

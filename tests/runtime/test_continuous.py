@@ -102,6 +102,18 @@ def test_a_row_that_finishes_frees_its_slot_for_the_next_request(parts):
     assert long.result(60).completion_tokens == 60
 
 
+def test_an_idle_engine_gives_the_kv_memory_of_a_burst_back(parts):
+    batcher = make(parts, max_batch_size=4)
+    first = batcher.cache.nbytes
+    burst = [submit(batcher, row(parts, f"row {i}", max_tokens=300)) for i in range(4)]
+    wait_for(lambda: batcher.cache.nbytes > 4 * first)
+    assert [f.result(60).completion_tokens for f in burst] == [300] * 4
+    wait_for(lambda: batcher.cache.nbytes == first)
+    # and it grows again for the next request, which answers as before
+    again = submit(batcher, row(parts, "row 0", max_tokens=300)).result(60)
+    assert again.text == burst[0].result().text
+
+
 @pytest.mark.parametrize("backend", ["llguidance", "xgrammar"])
 def test_jump_ahead_gives_the_step_by_step_output_in_fewer_forwards(parts, backend):
     inputs = ["alpha", "beta", "gamma"]
