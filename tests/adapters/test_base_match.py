@@ -7,14 +7,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
 from runtime import ModelRuntime
 from service.app import create_app
 from service.config import Settings
-from service.models import Adapter, Team
-from tests.fixtures.app import TeamClient, make_team, sign_in
-from tests.runtime.test_adapters import make_adapter
+from tests.fixtures.app import TeamClient, add_active_adapter, make_team, sign_in
 
 SCHEMA = {
     "type": "object",
@@ -41,26 +38,14 @@ def adapter_id(
     with serving(settings, engine, tiny_runtime) as client:
         team = TeamClient(client, key, "alice")
         version = team.post("/v1/schemas", json={"name": "weather", "schema": SCHEMA}).json()
-    path = make_adapter(
-        tmp_path / "adapter",
-        Path(tiny_runtime.model_path),
+    return add_active_adapter(
+        engine,
+        team="alice",
+        version_id=version["id"],
+        runtime=tiny_runtime,
+        dest=tmp_path / "adapter",
         seed=3,
-        fingerprint=tiny_runtime.model_fingerprint,
     )
-    with Session(engine) as session:
-        team_row = session.exec(select(Team).where(Team.name == "alice")).one()
-        adapter = Adapter(
-            team_id=team_row.id,
-            schema_version_id=version["id"],
-            path=path,
-            base_fingerprint=tiny_runtime.model_fingerprint,
-            manifest={},
-            active=True,
-        )
-        session.add(adapter)
-        session.commit()
-        assert adapter.id is not None
-        return adapter.id
 
 
 def test_the_same_adapter_matches_one_base_and_is_stale_on_the_other(

@@ -2,39 +2,13 @@
 loaded beside the default one keeps serving on it, while the team moves schema by schema;
 without that base it falls back, visibly, to the default base."""
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
 from service.app import create_app
 from service.config import Settings
-from service.models import Adapter, Team
 from tests.adapters.test_base_match import SCHEMA
-from tests.fixtures.app import TeamClient, make_team
-from tests.runtime.test_adapters import make_adapter
-
-
-def add_adapter(engine: Engine, version_id: int, runtime, dest: Path) -> int:
-    path = make_adapter(
-        dest, Path(runtime.model_path), seed=4, fingerprint=runtime.model_fingerprint
-    )
-    with Session(engine) as session:
-        team = session.exec(select(Team).where(Team.name == "alice")).one()
-        adapter = Adapter(
-            team_id=team.id,
-            schema_version_id=version_id,
-            path=path,
-            base_fingerprint=runtime.model_fingerprint,
-            manifest={},
-            active=True,
-        )
-        session.add(adapter)
-        session.commit()
-        assert adapter.id is not None
-        return adapter.id
+from tests.fixtures.app import TeamClient, add_active_adapter, make_team
 
 
 def test_settings_list_the_side_base_models():
@@ -56,8 +30,22 @@ def test_an_adapter_serves_on_the_side_base_it_was_trained_for(
         team = TeamClient(client, key, "alice")
         old = team.post("/v1/schemas", json={"name": "old", "schema": SCHEMA}).json()
         new = team.post("/v1/schemas", json={"name": "new", "schema": SCHEMA}).json()
-        on_side = add_adapter(engine, old["id"], tiny_runtime, tmp_path / "side")
-        on_default = add_adapter(engine, new["id"], wider_tiny_runtime, tmp_path / "default")
+        on_side = add_active_adapter(
+            engine,
+            team="alice",
+            version_id=old["id"],
+            runtime=tiny_runtime,
+            dest=tmp_path / "side",
+            seed=4,
+        )
+        on_default = add_active_adapter(
+            engine,
+            team="alice",
+            version_id=new["id"],
+            runtime=wider_tiny_runtime,
+            dest=tmp_path / "default",
+            seed=4,
+        )
 
         assert team.get(f"/v1/adapters/{on_side}").json()["base_status"] == "side_base"
         assert team.get(f"/v1/adapters/{on_default}").json()["base_status"] == "matches"

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from service.app import create_app
-from service.models import Adapter, Team
-from tests.fixtures.app import TeamClient, make_team, sign_in
-from tests.runtime.test_adapters import make_adapter
+from service.models import Adapter
+from tests.fixtures.app import TeamClient, add_active_adapter, make_team, sign_in
 
 CITIES = ["Oslo", "Lima", "Pune", "Rome"]
 SCHEMA = {
@@ -39,26 +38,14 @@ def adapter_id(team, engine: Engine, tiny_runtime, tmp_path: Path) -> int:
         for city in CITIES
     ]
     assert team.post("/v1/schemas/weather/examples", json=rows).json()["added"] == 12
-    path = make_adapter(
-        tmp_path / "adapter",
-        Path(tiny_runtime.model_path),
+    return add_active_adapter(
+        engine,
+        team="alice",
+        version_id=version["id"],
+        runtime=tiny_runtime,
+        dest=tmp_path / "adapter",
         seed=5,
-        fingerprint=tiny_runtime.model_fingerprint,
     )
-    with Session(engine) as session:
-        found = session.exec(select(Team).where(Team.name == "alice")).one()
-        adapter = Adapter(
-            team_id=found.id,
-            schema_version_id=version["id"],
-            path=path,
-            base_fingerprint=tiny_runtime.model_fingerprint,
-            manifest={},
-            active=True,
-        )
-        session.add(adapter)
-        session.commit()
-        assert adapter.id is not None
-        return adapter.id
 
 
 def set_promoted_accuracy(engine: Engine, adapter_id: int, value: float) -> None:
