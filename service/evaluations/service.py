@@ -3,6 +3,9 @@ pinned eval set or on accepted traffic since a date, with the job's own scoring 
 figures as the job's evaluation on the same set); keep the result; warn when the served field
 accuracy fell more than the team's margin below the adapter's figure at promotion."""
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +24,26 @@ from training.data import Pair
 
 # Scored inside the API request: a set past this is a job's work, not a request's.
 MAX_EVAL_EXAMPLES = 500
+# One run per team at a time: a run fills every batch slot for minutes.
+_RUNNING: set[int] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_run_per_team(team: Team) -> Iterator[None]:
+    assert team.id is not None
+    with _RUNNING_LOCK:
+        if team.id in _RUNNING:
+            raise Conflict(
+                "An evaluation run of this team is in progress; wait for its answer.",
+                code="evaluation_in_progress",
+            )
+        _RUNNING.add(team.id)
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(team.id)
 
 
 def run_evaluation(
@@ -92,12 +115,13 @@ def run_evaluation(
     prompt = SchemaPrompt(schema_version.document, schema_version.description, subject.instructions)
     scorer = Scorer(runtime, prompt, held_out)
     results: dict[str, Any] = {}
-    if include_base or adapter is None:
-        results["base"] = scorer.base(train).to_dict()
-    if adapter is not None:
-        free, served = scorer.adapter(adapter.path)
-        results["adapter_unconstrained"] = free.to_dict()
-        results["adapter_served"] = served.to_dict()
+    with one_run_per_team(team):
+        if include_base or adapter is None:
+            results["base"] = scorer.base(train).to_dict()
+        if adapter is not None:
+            free, served = scorer.adapter(adapter.path)
+            results["adapter_unconstrained"] = free.to_dict()
+            results["adapter_served"] = served.to_dict()
     run = Evaluation(
         team_id=team.id,
         schema_version_id=schema_version.id,

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from service.app import create_app
-from service.models import Adapter
+from service.models import Adapter, Team
 from tests.fixtures.app import TeamClient, add_active_adapter, make_team, sign_in
 
 CITIES = ["Oslo", "Lima", "Pune", "Rome"]
@@ -154,3 +154,15 @@ def test_without_pinned_examples_or_with_a_stale_adapter_it_says_why(team, engin
     stale = team.post("/v1/schemas/weather/evaluations", json={})
     assert stale.status_code == 409
     assert stale.json()["error"] == "adapter_stale"
+
+
+def test_a_team_runs_one_evaluation_at_a_time(team, engine, adapter_id):
+    from service.evaluations.service import one_run_per_team
+
+    with Session(engine) as session:
+        alice = session.exec(select(Team).where(Team.name == "alice")).one()
+    with one_run_per_team(alice):  # a run of the same team is scoring
+        busy = team.post("/v1/schemas/weather/evaluations", json={})
+        assert busy.status_code == 409
+        assert busy.json()["error"] == "evaluation_in_progress"
+    assert team.post("/v1/schemas/weather/evaluations", json={}).status_code == 201
