@@ -375,7 +375,7 @@ def test_a_client_that_disconnects_stops_the_decoding(tiny_live):
         assert response.status_code == 200
         assert next(response.iter_lines()).startswith("data: ")
     # Closed after the first chunk: the row stops, and the log says so.
-    assert_cancelled_after(tiny_live, before)
+    assert_cancelled_after(tiny_live, before, fewer_than=200)
 
 
 def test_a_client_that_gives_up_waiting_stops_the_decoding(tiny_live):
@@ -388,11 +388,12 @@ def test_a_client_that_gives_up_waiting_stops_the_decoding(tiny_live):
     headers = {"Authorization": f"Bearer {tiny_live.key}"}
     before = last_chat_log(tiny_live)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(tiny_live.url + "/v1/chat/completions", json=body, headers=headers, timeout=2)
-    assert_cancelled_after(tiny_live, before)
+        httpx.post(tiny_live.url + "/v1/chat/completions", json=body, headers=headers, timeout=0.5)
+    # Stopped before its budget (how far it got in 0.5 s depends on the machine).
+    assert_cancelled_after(tiny_live, before, fewer_than=body["max_tokens"])
 
 
-def assert_cancelled_after(live, before: RequestLog | None) -> None:
+def assert_cancelled_after(live, before: RequestLog | None, *, fewer_than: int) -> None:
     deadline = time.monotonic() + 60
     logged = before
     while time.monotonic() < deadline and (
@@ -404,7 +405,7 @@ def assert_cancelled_after(live, before: RequestLog | None) -> None:
     assert logged.id != getattr(before, "id", None)
     assert logged.error == "cancelled"
     assert logged.status_code == 499
-    assert logged.completion_tokens < 200
+    assert logged.completion_tokens < fewer_than
 
 
 def last_chat_log(live) -> RequestLog | None:
