@@ -30,6 +30,7 @@ row's own generator (seeded from the request), so a seeded row answers the same 
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import logging
 import secrets
@@ -58,6 +59,8 @@ MAX_DRAFT = 16
 # costs in proportion, and every row is padded to the widest feed. So a lone row may take 15
 # forced tokens along, while a full batch takes none.
 STEP_TOKENS = 16
+# Seconds without a row before the KV cache is given back.
+IDLE_SHRINK_S = 2.0
 # Positions one prefill forward may hold: prompts of similar length are prefilled together.
 PREFILL_TOKENS = 512
 DEFAULT_PREFIX_CACHE_BYTES = 256 << 20
@@ -142,6 +145,7 @@ class ContinuousBatcher:
         self._waiting: deque[Pending] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._closed = False
         self.forwards = 0  # decode and prefill forwards so far (for tests and benchmarks)
 
     # ---------------------------------------------------------------- requests' side
@@ -166,19 +170,32 @@ class ContinuousBatcher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="decoder", daemon=True)
                 self._thread.start()
+                atexit.register(self.close)
             self._waiting.append(pending)
             self.events.batch_queue(depth=len(self._waiting))
             self._cond.notify_all()
         return pending.future
+
+    def close(self) -> None:
+        """Let the decode thread end once its rows are done (registered at exit: a daemon
+        thread still inside torch while the interpreter finalizes aborts the process)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
 
     # ---------------------------------------------------------------- the loop
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._running and not self._waiting:
-                    self.cache.shrink()  # idle: give a burst's KV memory back
-                    self._cond.wait()
+                while not self._running and not self._waiting and not self._closed:
+                    if not self._cond.wait(IDLE_SHRINK_S) and self.cache.slots:
+                        self.cache.shrink()  # idle: give a burst's KV memory back
+                if self._closed and not self._running and not self._waiting:
+                    return
                 admitted = self._admit()
             try:
                 self._turn(admitted)

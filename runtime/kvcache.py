@@ -48,7 +48,6 @@ class SlotCache:
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
         param = next(model.parameters())
         self.dtype, self.device = param.dtype, param.device
-        self._first_size = (slots, capacity)
         self.slots = self.capacity = 0
         self.keys: list[Any] = []
         self.values: list[Any] = []
@@ -117,13 +116,13 @@ class SlotCache:
     # ---------------------------------------------------------------- slots
 
     def shrink(self) -> None:
-        """Back to the first size, once no row is left: a burst's memory (up to GBs: slots x
-        the longest row) is given back rather than kept for good."""
+        """Drop every slot once no row is left: a burst's memory (up to GBs: slots x the
+        longest row) is given back rather than kept for good; the next row grows it again.
+        Only frees: allocating here, in the idle decode thread, could still be running when the
+        process exits, and torch aborts ("terminate called without an active exception")."""
         assert not any(self.lengths), "rows are still running"
-        if (self.slots, self.capacity) != self._first_size:
-            self.slots = self.capacity = 0
-            self.keys, self.values, self.lengths = [], [], []
-            self._grow(*self._first_size)
+        self.slots = self.capacity = 0
+        self.keys, self.values, self.lengths = [], [], []
 
     @property
     def nbytes(self) -> int:
