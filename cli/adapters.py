@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from cli.output import (
     JsonOpt,
     api,
+    format_seconds,
     print_json,
     say,
     table,
     when,
 )
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     help="Trained adapters: list, promote, roll back, retrain the stale ones.",
@@ -67,13 +65,6 @@ def adapters_rollback(adapter_id: int) -> None:
 # --- generate --------------------------------------------------------------------------------
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
-
-
 @app.command("retrain")
 def adapters_retrain(
     name: Annotated[str | None, typer.Argument(help="Only this schema.")] = None,
@@ -101,7 +92,7 @@ def adapters_retrain(
         return
     rows = [
         [r["name"], r["version"], r["adapter_id"], r["outcome"], r.get("job_id") or "",
-         duration(r.get("estimated_s")), r.get("detail") or ""]
+         format_seconds(r.get("estimated_s")), r.get("detail") or ""]
         for r in result["data"]
     ]  # fmt: skip
     columns = ["schema", "version", "stale adapter", "outcome", "job", "estimated", "detail"]
@@ -109,5 +100,5 @@ def adapters_retrain(
     verb = "would queue" if result["dry_run"] else "queued"
     say(
         f"{verb} {sum(r['outcome'] in ('queued', 'would_queue') for r in result['data'])} jobs; "
-        f"estimated {duration(result.get('estimated_s'))} in all (from the old adapters' jobs)"
+        f"estimated {format_seconds(result.get('estimated_s'))} in all (the old adapters' jobs)"
     )

@@ -13,6 +13,7 @@ from cli.output import (
     VersionOpt,
     api,
     console,
+    format_seconds,
     print_json,
     say,
     short,
@@ -97,11 +98,6 @@ def progress_fields(job: dict[str, Any]) -> dict[str, Any]:
     eta = f"ETA {format_seconds(job['eta_s'])}" if job.get("eta_s") is not None else ""
     return {"stage": f"{job['state']}: {job['stage']}", "steps": steps, "loss": loss,
             "tps": tps, "eta": eta}  # fmt: skip
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def watch(client: Client, job_id: int, *, quiet: bool = False) -> dict[str, Any]:

@@ -139,3 +139,11 @@ def read_json_file(path: Path) -> Any:
     except ValueError as exc:
         say(f"error: {path} is not valid JSON: {exc}", style="bold red", stderr=True)
     raise typer.Exit(1)
+
+
+def format_seconds(seconds: float | None) -> str:
+    """h:mm:ss, or "unknown"."""
+    if seconds is None:
+        return "unknown"
+    whole = max(0, int(seconds))
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"

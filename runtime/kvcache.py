@@ -28,7 +28,11 @@ class Prefix:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+        return _nbytes((*self.keys, *self.values))
+
+
+def _nbytes(tensors: Any) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 class SlotCache:
@@ -126,7 +130,7 @@ class SlotCache:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
+        return _nbytes((*self.keys, *self.values))
 
     def reset(self, slot: int) -> None:
         self._grow(slot + 1, 0)

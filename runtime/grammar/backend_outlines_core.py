@@ -53,7 +53,8 @@ class OutlinesCoreBackend(GrammarBackend):
     def compile(self, schema_json: str) -> Callable[[], RowMatcher]:
         from outlines_core import Guide
 
-        index = _index_in_child(schema_json, self.vocabulary)
+        with _CHILDREN:
+            index = _index_in_child(schema_json, self.vocabulary)
         eos = self.eos_token_id
         return lambda: OutlinesCoreMatcher(Guide(index), eos)
 
@@ -70,11 +71,6 @@ _CHILDREN = threading.BoundedSemaphore(2)
 def _index_in_child(schema_json: str, vocabulary: Any) -> Any:
     """Build the Index in a forkserver child (fork without the parent's threads) and receive it
     pickled; GrammarCompileError when the child fails, exceeds its memory or its time."""
-    with _CHILDREN:
-        return _index_in_new_child(schema_json, vocabulary)
-
-
-def _index_in_new_child(schema_json: str, vocabulary: Any) -> Any:
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")

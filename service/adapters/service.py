@@ -22,13 +22,15 @@ class BaseStatus(StrEnum):
 
 
 def base_status(
-    adapter: Adapter, *, base_fingerprint: str | None, side: frozenset[str] = frozenset()
+    adapter: Adapter | str, *, base_fingerprint: str | None, side: frozenset[str] = frozenset()
 ) -> BaseStatus:
+    """An adapter's (or its base fingerprint's) status against the loaded base models."""
+    trained_on = adapter if isinstance(adapter, str) else adapter.base_fingerprint
     if base_fingerprint is None:
         return BaseStatus.UNKNOWN
-    if adapter.base_fingerprint == base_fingerprint:
+    if trained_on == base_fingerprint:
         return BaseStatus.MATCHES
-    if adapter.base_fingerprint in side:
+    if trained_on in side:
         return BaseStatus.SIDE_BASE
     return BaseStatus.STALE
 

@@ -14,8 +14,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from runtime import ModelRuntime
-from service.adapters.service import activate, active_adapter
-from service.audit.service import record
+from service.adapters.service import BaseStatus, activate, active_adapter, base_status
+from service.audit import service as audit
 from service.config import get_settings
 from service.jobs import promotion
 from service.jobs.evaluation import Scorer, eval_split, predictor
@@ -290,7 +290,8 @@ def evaluate(run: StageRun, *, runtime: RuntimeSource) -> None:
         path = adapter.path
         current = active_adapter(session, schema_version_id=adapter.schema_version_id)
         active = current if current is not None and current.id != adapter.id else None
-    if active is not None and active.base_fingerprint != runtime().model_fingerprint:
+    base = runtime().model_fingerprint
+    if active is not None and base_status(active, base_fingerprint=base) is BaseStatus.STALE:
         # Trained for another base model: it cannot serve here, the base model does instead.
         run.event("evaluated", f"active adapter {active.id} is stale: not scored")
         stale, active = active.id, None
@@ -336,7 +337,7 @@ def promote(run: StageRun) -> None:
             activate(session, adapter=adapter)
             team = session.get(Team, adapter.team_id)
             assert team is not None
-            record(
+            audit.record(
                 session,
                 team=team,
                 actor="worker",

@@ -6,6 +6,7 @@ Generation counters and histograms live in this process (the inference service c
 API process reports the same numbers whatever worker ran the job.
 """
 
+import collections
 import logging
 from collections.abc import Iterator, Sequence
 
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from runtime import RuntimeEvents
-from service.adapters.service import BaseStatus
+from service.adapters.service import BaseStatus, base_status
 from service.evaluations.repository import latest_drops
 from service.jobs.states import ACTIVE_STATES, FINAL_STATES
 from service.metrics import repository
@@ -181,14 +182,15 @@ def adapter_families(
     except Exception:  # a scrape must not fail because the database blinked
         log.exception("could not read adapters for /metrics")
         return []
+    shown = [BaseStatus.MATCHES, *([BaseStatus.SIDE_BASE] if side else []), BaseStatus.STALE]
     for team in sorted({team for team, _ in rows}):
-        fingerprints = [f for t, f in rows if t == team]
-        matches = sum(f == base_fingerprint for f in fingerprints)
-        on_side = sum(f != base_fingerprint and f in side for f in fingerprints)
-        family.add_metric([team, BaseStatus.MATCHES], matches)
-        if side:
-            family.add_metric([team, BaseStatus.SIDE_BASE], on_side)
-        family.add_metric([team, BaseStatus.STALE], len(fingerprints) - matches - on_side)
+        counts = collections.Counter(
+            base_status(f, base_fingerprint=base_fingerprint, side=side)
+            for t, f in rows
+            if t == team
+        )
+        for status in shown:
+            family.add_metric([team, status], counts[status])
     return [family]
 
 

@@ -30,7 +30,8 @@ def test_retrain_all_replaces_exactly_the_stale_adapters(
     with TestClient(create_app(live_settings, db_engine=db, runtime=tiny_runtime)) as client:
         team = TeamClient(client, key, "alice")
         for name in ("tickets", "orders"):
-            assert team.post("/v1/schemas", json={"name": name, "schema": SCHEMA}).status_code
+            created = team.post("/v1/schemas", json={"name": name, "schema": SCHEMA})
+            assert created.status_code == 201, created.text
             assert team.post(f"/v1/schemas/{name}/examples", json=rows).status_code == 201
         workers.start()
         first = team.post("/v1/schemas/tickets/jobs", json=PARAMS).json()
