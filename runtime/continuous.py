@@ -23,6 +23,13 @@ the grammar's mask), and the first pick that differs replaces it and ends the ru
 is therefore the step-by-step output, in fewer forwards; the KV of rejected positions is
 overwritten at the next step.
 
+Budget. A constrained row whose budget left nears what closing its open structures needs is
+closed instead of cut off (closing.py): before a token is taken, the ending from the state
+after it is worked out; if that ending would no longer fit, the ending from the state before it
+is written instead and the row finishes ("length", but valid). This starts once the budget
+left is within MAX_CLOSING tokens, at every token but those inside a string's text (which do
+not lengthen the ending) while the budget left is more than CLOSE_MARGIN over the last one.
+
 Token choice follows `model.generate` with the old GrammarLogitsProcessor exactly: greedy is
 the first maximum of the masked logits; sampling divides by the temperature and draws with the
 row's own generator (seeded from the request), so a seeded row answers the same in any batch.
@@ -44,6 +51,7 @@ from typing import Any
 
 from runtime.adapters import AdapterCache, AdapterRefused
 from runtime.attention import use_grouped_sdpa
+from runtime.closing import MAX_CLOSING, START, Closer
 from runtime.decode import Generation, Row
 from runtime.events import RuntimeEvents
 from runtime.kvcache import SlotCache
@@ -64,6 +72,10 @@ IDLE_SHRINK_S = 2.0
 # Positions one prefill forward may hold: prompts of similar length are prefilled together.
 PREFILL_TOKENS = 512
 DEFAULT_PREFIX_CACHE_BYTES = 256 << 20
+# Budget left over a row's last ending within which text tokens are checked too (an escape
+# or a pattern can lengthen an ending by a few tokens).
+CLOSE_MARGIN = 8
+HOPELESS = -1  # _Running.ending when no ending fits: not looked for again
 
 
 @dataclass(eq=False)
@@ -105,6 +117,10 @@ class _Running:
         # As GrammarLogitsProcessor: "active" (the matcher decides), "end" (grammar complete
         # without eos, e.g. llguidance after the closing brace: eos only), "free" (no grammar).
         self.state = "active" if self.matcher is not None else "free"
+        # Tokens its last worked-out ending took (None: not worked out yet), and where its
+        # output ends (in a string or not) for working one out.
+        self.ending: int | None = None
+        self.quote = START
         self.generator = None
         if pending.temperature > 0:
             seed = pending.seed if pending.seed is not None else secrets.randbits(63)
@@ -136,6 +152,7 @@ class ContinuousBatcher:
         self.eos = int(tokenizer.eos_token_id)
         self.vocab = len(tokenizer)  # the matchers' masks are laid out for the tokenizer
         self.cache = SlotCache(model)
+        self.closer = Closer(tokenizer, self.vocab)
         use_grouped_sdpa(model)  # jump-ahead and prefill forwards without copying the KV
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -362,6 +379,12 @@ class ContinuousBatcher:
         verify = verify or []
         for position in range(len(verify) + 1):
             token = self._pick(running, logits[position])
+            ending = self._ending_instead(running, token)
+            if ending is not None:
+                for closing in ending:
+                    self._emit(running, closing)
+                running.finish = "length"
+                break
             self._emit(running, token)
             if running.finish is not None:
                 break
@@ -396,6 +419,27 @@ class ContinuousBatcher:
         probs = torch.softmax(scores / running.pending.temperature, dim=-1)
         return int(torch.multinomial(probs, 1, generator=running.generator))
 
+    def _ending_instead(self, running: _Running, token: int) -> list[int] | None:
+        """The ending to write instead of `token` when, after it, the row could no longer be
+        closed within its budget (None: take the token)."""
+        if running.state != "active" or token == self.eos or running.ending == HOPELESS:
+            return None
+        assert running.matcher is not None
+        left = running.pending.row.max_tokens - len(running.out)
+        if left - 1 > MAX_CLOSING:  # any ending the walk finds still fits after the token
+            return None
+        room = running.ending is not None and left > running.ending + CLOSE_MARGIN
+        if room and self.closer.in_text(running.quote, token):
+            return None
+        after = self.closer.ending(running.matcher, running.quote, left - 1, after=token)
+        if after is not None:
+            running.ending = len(after)
+            return None
+        ending = self.closer.ending(running.matcher, running.quote, left)
+        if ending is None:
+            running.ending = HOPELESS  # the model may still close it itself
+        return ending
+
     def _emit(self, running: _Running, token: int) -> None:
         if not running.out:
             running.first_token_at = time.perf_counter()
@@ -406,6 +450,7 @@ class ContinuousBatcher:
         self._stream(running)
         if running.state == "active":
             assert running.matcher is not None
+            running.quote = self.closer.step(running.quote, token)
             if not running.matcher.advance(token) or running.matcher.is_terminated():
                 running.state = "end"
         if len(running.out) >= running.pending.row.max_tokens:

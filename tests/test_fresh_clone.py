@@ -1,5 +1,5 @@
 """The repository sets itself up anywhere: a clone outside this tree runs the real-model tests
-and a short generation benchmark with nothing but what is committed (datasets included).
+and a one-input generation benchmark with nothing but what is committed (datasets included).
 
 The clone reuses this environment's packages instead of reinstalling them (`make` is tested by
 CI itself); PYTHONPATH points every import, subprocesses included, at the clone's code.
@@ -58,7 +58,7 @@ def test_real_model_tests_pass_in_a_fresh_clone(clone: Path):
 
 
 def test_generate_benchmark_runs_in_a_fresh_clone(clone: Path):
-    result = run_in(clone, "bench/generate.py", "--limit", "2", timeout=1800)
+    result = run_in(clone, "bench/generate.py", "--limit", "1", timeout=1800)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "snips-weather" in result.stdout
     assert "snips-commands" in result.stdout

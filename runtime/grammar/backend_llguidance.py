@@ -29,6 +29,9 @@ class LLGuidanceMatcher:
     def forced(self) -> list[int]:
         return list(self.matcher.compute_ff_tokens())
 
+    def copy(self) -> LLGuidanceMatcher:
+        return LLGuidanceMatcher(self.matcher.deep_copy())
+
 
 class LLGuidanceBackend(GrammarBackend):
     name = "llguidance"

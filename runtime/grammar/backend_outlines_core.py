@@ -10,10 +10,14 @@ from runtime.grammar.base import GrammarBackend, GrammarCompileError, RowMatcher
 
 
 class OutlinesCoreMatcher:
-    def __init__(self, guide: Any, eos_token_id: int) -> None:
-        self.guide = guide
+    def __init__(self, index: Any, eos_token_id: int) -> None:
+        from outlines_core import Guide
+
+        self.index = index
+        self.guide = Guide(index)
         self.eos = eos_token_id
         self.done = False
+        self.tokens: list[int] = []  # consumed so far: a copy replays them
 
     def fill(self, bitmask: Any, row: int) -> None:
         v = bitmask[row : row + 1]
@@ -26,6 +30,7 @@ class OutlinesCoreMatcher:
         if not self.guide.accepts_tokens([token_id]):
             return False
         self.guide.advance(token_id=token_id, return_tokens=False)
+        self.tokens.append(token_id)
         return True
 
     def is_terminated(self) -> bool:
@@ -33,6 +38,13 @@ class OutlinesCoreMatcher:
 
     def forced(self) -> list[int]:
         return []  # outlines_core's Guide does not say
+
+    def copy(self) -> OutlinesCoreMatcher:
+        twin = OutlinesCoreMatcher(self.index, self.eos)
+        for token in self.tokens:  # a Guide cannot be copied: replay (microseconds a token)
+            twin.advance(token)
+        twin.done = self.done
+        return twin
 
 
 class OutlinesCoreBackend(GrammarBackend):
@@ -51,12 +63,10 @@ class OutlinesCoreBackend(GrammarBackend):
         )
 
     def compile(self, schema_json: str) -> Callable[[], RowMatcher]:
-        from outlines_core import Guide
-
         with _CHILDREN:
             index = _index_in_child(schema_json, self.vocabulary)
         eos = self.eos_token_id
-        return lambda: OutlinesCoreMatcher(Guide(index), eos)
+        return lambda: OutlinesCoreMatcher(index, eos)
 
 
 # outlines_core's index can grow without bound (13 GB and still going on a SchemaStore schema),

@@ -7,6 +7,12 @@ from typing import Any
 
 from runtime.grammar.base import GrammarBackend, GrammarCompileError, RowMatcher
 
+# xgrammar 0.2 spells a character of a string with minLength/maxLength as any but a quote, a
+# backslash, CR or LF: other control characters pass, raw, and the answer is not JSON. They
+# are kept out as in its other strings (escapes stay out of such strings, as before).
+_LENGTH_CHAR = r"[^\"\\\r\n]"
+_JSON_CHAR = r"[^\0-\x1f\"\\]"
+
 
 class XGrammarMatcher:
     def __init__(self, matcher: Any, tokenizer: Any) -> None:
@@ -26,6 +32,9 @@ class XGrammarMatcher:
         text = self.matcher.find_jump_forward_string()
         return self.tokenizer.encode(text, add_special_tokens=False) if text else []
 
+    def copy(self) -> XGrammarMatcher:
+        return XGrammarMatcher(self.matcher.fork(), self.tokenizer)
+
 
 class XGrammarBackend(GrammarBackend):
     name = "xgrammar"
@@ -42,9 +51,11 @@ class XGrammarBackend(GrammarBackend):
         import xgrammar as xgr
 
         try:
-            compiled = self.compiler.compile_json_schema(
+            grammar = xgr.Grammar.from_json_schema(
                 schema_json, any_whitespace=False, separators=(",", ":"), strict_mode=True
             )
+            ebnf = str(grammar).replace(_LENGTH_CHAR, _JSON_CHAR)
+            compiled = self.compiler.compile_grammar(xgr.Grammar.from_ebnf(ebnf))
         except (ValueError, RuntimeError, TypeError) as exc:
             raise GrammarCompileError(f"xgrammar: {exc}") from exc
         return lambda: XGrammarMatcher(xgr.GrammarMatcher(compiled), self.tokenizer)

@@ -36,6 +36,9 @@ class RowMatcher(Protocol):
         (a key, punctuation, the rest of an enum value); [] when it does not know. Only a
         proposal: the decode loop keeps each token only if the model picks it there."""
 
+    def copy(self) -> RowMatcher:
+        """An independent matcher in the same state (to try an ending on)."""
+
 
 class GrammarBackend:
     """Tokenizer-bound state of one library, built once (0.1-0.3 s), then compiles schemas.

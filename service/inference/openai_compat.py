@@ -360,7 +360,11 @@ def usage_json(result: GenerateResult) -> dict[str, int]:
     }
 
 
-def finish_reason(plan: ChatPlan) -> str:
+def finish_reason(result: GenerateResult, plan: ChatPlan) -> str:
+    """ "length" when max_tokens ended the answer (closed early: still valid, a string may be
+    cut short), else what OpenAI says for a complete one."""
+    if result.finish_reason == "length":
+        return "length"
     return "tool_calls" if plan.tool and not plan.named_tool else "stop"
 
 
@@ -390,7 +394,7 @@ def chat_completion(result: GenerateResult, plan: ChatPlan) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": finish_reason(plan),
+                "finish_reason": finish_reason(result, plan),
                 "logprobs": None,
             }
         ],

@@ -66,7 +66,7 @@ class ChunkWriter:
         return self.delta({"content": piece})
 
     def end(self, result: GenerateResult) -> str:
-        events = self.delta({}, finish_reason(self.plan))
+        events = self.delta({}, finish_reason(result, self.plan))
         if self.plan.include_usage:
             events += self.event([], usage=usage_json(result))
         return events + "data: [DONE]\n\n"

@@ -317,6 +317,33 @@ def test_an_enforced_schema_streams_token_by_token_with_usage_last(tiny_live):
     assert all(c.usage is None for c in chunks[:-1])
 
 
+# Free text the random model goes on writing: it outruns a small budget.
+STORY = {"type": "object", "properties": {"story": {"type": "string"}, "n": {"type": "integer"}},
+         "required": ["story", "n"], "additionalProperties": False}  # fmt: skip
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_that_outruns_max_tokens_is_closed_valid_with_finish_reason_length(
+    tiny_live, stream
+):
+    request = {
+        "model": tiny_live.base_model,
+        "messages": [USER],
+        "response_format": inline(STORY),
+        "max_tokens": 24,
+    }
+    client = tiny_live.openai()
+    if stream:
+        chunks, text, _ = collect(client.chat.completions.create(**request, stream=True))
+        finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    else:
+        reply = client.chat.completions.create(**request)
+        text, finish = reply.choices[0].message.content, reply.choices[0].finish_reason
+        assert reply.usage.completion_tokens <= 24
+    jsonschema.validate(json.loads(text), STORY)
+    assert finish == "length"
+
+
 def test_a_schema_not_fully_enforced_streams_the_validated_answer_whole(tiny_live):
     stream = tiny_live.openai().chat.completions.create(
         model=tiny_live.base_model,

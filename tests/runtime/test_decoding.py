@@ -207,6 +207,23 @@ def test_open_objects_get_no_invented_keys(model_and_tok, backend):
         assert set(json.loads(out.text)) <= {"a", "b"}
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("limits", [{}, {"maxLength": 6}, {"minLength": 1, "maxLength": 40}])
+def test_no_backend_lets_a_raw_control_character_into_a_string(model_and_tok, backend, limits):
+    """JSON wants them escaped: a raw one makes the answer not JSON (xgrammar let them into
+    strings with a length limit)."""
+    _, tok = model_and_tok
+    schema = {"type": "object", "properties": {"s": {"type": "string", **limits}}}
+    grammar = GrammarCompiler(tok, backends=[backend]).get(schema)
+    controls = [t for t in range(len(tok)) if any(c < " " for c in tok.decode([t]))]
+    assert len(controls) > 32  # a token for each, and some with text around them
+    for token in controls:
+        matcher = grammar.matcher()
+        for prefix in tok.encode('{"s":"a', add_special_tokens=False):
+            assert matcher.advance(prefix)
+        assert not matcher.advance(token), repr(tok.decode([token]))
+
+
 def test_strict_objects_closes_objects_whose_keys_come_from_nowhere_else():
     from runtime.grammar.backend_llguidance import strict_objects
 
