@@ -12,16 +12,17 @@ For every schema in bench/data/schema-corpus (SchemaStore, 150 files), per diale
 - compiled: each grammar backend (runtime.grammar.BACKENDS) compiles the registered internal
   form within the engine's compile timeout; the default backend is the first of the engine's
   order;
-- valid: the real base model, constrained by the default backend's grammar (falling back along
-  the engine's order when it does not compile), answers one request per schema and the answer
-  validates against the schema (by the schema's own draft's rules).
+- valid: the real base model answers one request per schema through the engine
+  (runtime.ModelRuntime, constrained: the first backend of its order that compiles the
+  schema, answers closed at max_tokens) and the answer validates against the schema by the
+  schema's own draft's rules.
 
-The prompt is the one the engine builds for a base-model request (schema in the system message,
-no examples), with the input "Write a typical configuration file."; schemas longer than 1500
-tokens are left out of the prompt (the grammar still enforces them) and their title and
-description stand in, as a 40 kB schema would crowd a small model's context. Results go to a
-JSON-lines state file as they are measured, so an interrupted run resumes where it stopped
-(--limit bounds the number of generations per run). The table of keywords behind failures
+The prompt is the engine's for a base-model request (schema in the system message, no
+examples), with the input "Write a typical configuration file."; a schema longer than
+PROMPT_SCHEMA_TOKENS stays out of the prompt (the grammar still enforces it) and its title and
+description stand in. Results go to a JSON-lines state file as they are measured, so an
+interrupted run resumes where it stopped (--limit bounds the number of generations per run;
+--stride k answers every k-th schema only). The table of keywords behind failures
 counts, for every schema that was refused, did not compile, or answered invalid, the keywords
 the errors name.
 """
@@ -118,11 +119,13 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "models")
     args = parser.parse_args()
 
+    from runtime import GenerateRequest, ModelRuntime
     from runtime.grammar import BACKENDS
     from runtime.grammar.compiler import DEFAULT_BACKEND_ORDER, GrammarCompiler
+    from runtime.runtime import PROMPT_SCHEMA_TOKENS
     from schemas.validation import prepare
-    from training.modeling import load_model, load_tokenizer, resolve_base_model
-    from training.prompts import build_messages, render_prompt
+    from training.modeling import load_tokenizer, resolve_base_model
+    from training.prompts import compact_json
 
     args.state.parent.mkdir(parents=True, exist_ok=True)
     if args.fresh and args.state.exists():
@@ -136,7 +139,7 @@ def main() -> None:
     path = resolve_base_model(args.model, cache_dir=args.cache_dir)
     tokenizer = load_tokenizer(path)
     compiler = GrammarCompiler(tokenizer, backends=backends)
-    model = None
+    runtime = None
     generated = 0
     for position, file in enumerate(files):
         row = state.get(file.name, {})
@@ -160,46 +163,29 @@ def main() -> None:
         if not usable:
             state[file.name] = row
             continue
-        if model is None:
-            from runtime.decode import generate
-
+        if runtime is None:
             t0 = time.perf_counter()
-            model, tokenizer = load_model(path)
+            runtime = ModelRuntime(model_path=path, backends=backends)
+            runtime.load()
             print(f"model loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        grammar = compiler.get(document, backends=usable)
-        # The schema goes in the prompt as the engine puts it for a base-model request, unless
-        # it would crowd the model's context (SchemaStore files run to 10k tokens): then the
-        # grammar alone carries it, with the schema's title and description as the prompt.
-        shown = (
-            document
-            if len(tokenizer(json.dumps(document))["input_ids"]) <= PROMPT_SCHEMA_TOKENS
-            else None
-        )
-        about = " ".join(str(document.get(k, "")) for k in ("title", "description")).strip()
-        prompt = render_prompt(
-            tokenizer,
-            build_messages(
-                schema=shown,
-                description=about or None,
-                instructions=None,
-                examples=[],
-                input=INPUT,
-            ),
-        )
         t0 = time.perf_counter()
-        gen = generate(model, tokenizer, prompt, grammar=grammar, max_tokens=args.max_tokens)
+        answer = runtime.generate(
+            GenerateRequest(
+                schema=document, input=INPUT, mode="constrained", max_tokens=args.max_tokens
+            )
+        )
         seconds = time.perf_counter() - t0
-        result: dict[str, Any] = {"file": file.name, "backend": grammar.backend}
-        result["schema_in_prompt"] = shown is not None
+        shown = len(tokenizer(compact_json(document))["input_ids"]) <= PROMPT_SCHEMA_TOKENS
+        backend = answer.decoding.removeprefix("constrained:")
+        result: dict[str, Any] = {"file": file.name, "backend": backend}
+        result["schema_in_prompt"] = shown
         result["seconds"] = round(seconds, 1)
-        result["finish_reason"] = gen.finish_reason
-        try:
-            answer = json.loads(gen.text)
-        except ValueError:
+        result["finish_reason"] = answer.finish_reason
+        if answer.output is None:
             result["valid"] = False
             result["keywords"] = ["(unfinished JSON: max_tokens)"]
-        else:
-            issues = prepare(json.loads(file.read_text())).validate(answer)
+        else:  # by the schema's own draft's rules, as registered
+            issues = prepare(json.loads(file.read_text())).validate(answer.output)
             result["valid"] = not issues
             result["keywords"] = sorted({i.keyword or "?" for i in issues})
         record(args.state, result)
@@ -207,7 +193,7 @@ def main() -> None:
         state[file.name] = row
         generated += 1
         print(
-            f"{file.name}: {'valid' if result['valid'] else 'INVALID'} ({grammar.backend}, "
+            f"{file.name}: {'valid' if result['valid'] else 'INVALID'} ({backend}, "
             f"{seconds:.1f} s)",
             file=sys.stderr,
             flush=True,

@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A schema longer than this (SchemaStore files run to 10k tokens) stays out of the base
+# model's prompt: it would crowd a small model's context and make every prefill slow. The
+# grammar still enforces it; its title and description stand in for the task.
+PROMPT_SCHEMA_TOKENS = 1500
+
 Mode = Literal["auto", "constrained", "unconstrained"]
 MODES: tuple[str, ...] = ("auto", "constrained", "unconstrained")
 
@@ -142,6 +147,7 @@ class ModelRuntime:
         self.batcher: ContinuousBatcher | None = None  # created with the model
         # Schemas registered while the model loads: compiled as soon as it is ready.
         self._pending_warm: dict[str, dict[str, Any]] = {}
+        self._schema_tokens: dict[str, int] = {}  # by fingerprint, for the prompt rule
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -226,6 +232,22 @@ class ModelRuntime:
         self._require_ready()
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def _prompt_schema(self, req: GenerateRequest) -> tuple[dict[str, Any] | None, str | None]:
+        """The schema and task description a base-model prompt shows (PROMPT_SCHEMA_TOKENS)."""
+        from training.prompts import compact_json
+
+        key = req.schema_fingerprint or schema_key(req.schema)
+        tokens = self._schema_tokens.get(key)
+        if tokens is None:
+            tokens = self.count_tokens(compact_json(req.schema))
+            if len(self._schema_tokens) >= self.grammar_cache_size:
+                self._schema_tokens.clear()
+            self._schema_tokens[key] = tokens
+        if tokens <= PROMPT_SCHEMA_TOKENS:
+            return req.schema, req.description
+        about = " ".join(str(req.schema.get(k) or "") for k in ("title", "description"))
+        return None, req.description or about.strip() or None
+
     def warm(self, schema: dict[str, Any], *, schema_fingerprint: str | None = None) -> None:
         """Precompile a schema's grammar in the background; never blocks, never raises.
 
@@ -273,9 +295,12 @@ class ModelRuntime:
         from training.prompts import build_messages, render_prompt
 
         # An adapter gets the prompt it was trained on: no schema, no few-shot examples.
+        shown, description = (
+            self._prompt_schema(req) if adapter is None else (None, req.description)
+        )
         messages = build_messages(
-            schema=req.schema if adapter is None else None,
-            description=req.description,
+            schema=shown,
+            description=description,
             instructions=req.instructions,
             examples=req.examples if adapter is None else [],
             input=req.input,

@@ -123,3 +123,20 @@ def test_schemas_warmed_before_load_are_compiled_after(tiny_model_dir):
         time.sleep(0.05)
     runtime.warm({"type": "boolean"}, schema_fingerprint="late")
     assert runtime.grammar({"type": "boolean"}, schema_fingerprint="late").backend == "xgrammar"
+
+
+def test_a_schema_too_long_for_the_prompt_is_enforced_by_the_grammar_alone(tiny_runtime):
+    from runtime.runtime import PROMPT_SCHEMA_TOKENS
+
+    words = " ".join(f"word{i}" for i in range(PROMPT_SCHEMA_TOKENS))
+    huge = {
+        "title": "Kettle order",
+        "type": "object",
+        "properties": {"size": {"enum": ["small", "large"], "description": words}},
+        "required": ["size"],
+    }
+    result = tiny_runtime.generate(_req(schema=huge, mode="constrained", max_tokens=20))
+    assert result.valid
+    assert result.usage.prompt_tokens < PROMPT_SCHEMA_TOKENS / 4  # the schema stayed out
+    shown = tiny_runtime.generate(_req(mode="constrained", max_tokens=1))
+    assert shown.usage.prompt_tokens > tiny_runtime.count_tokens(json.dumps(NESTED)) / 2
