@@ -14,7 +14,8 @@ The ending is found greedily, a token at a time, among the tokens the grammar al
 2. else the first allowed of a short list: inside a string the quote that ends it, outside one
    the bracket that closes the innermost array or object, else the smallest value that starts
    here (0, "", null, ...), a comma or a colon;
-3. else the longest allowed token (a string that must reach minLength, an enum value).
+3. else the longest allowed token (a string that must reach minLength, an enum value); inside
+   a string, every other time a punctuation mark first (what a pattern may wait for).
 A walk that has not ended after MAX_CLOSING tokens gives up (the row decodes on as before).
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from runtime.grammar.base import RowMatcher
 
-MAX_CLOSING = 96
+MAX_CLOSING = 384
 # Where JSON text ends: (inside a string, right after a backslash in it).
 Quote = tuple[bool, bool]
 START: Quote = (False, False)
@@ -33,6 +34,10 @@ START: Quote = (False, False)
 # the grammar insists on. (Without ":" here a longer token such as `:",` would open a string.)
 _OUTSIDE = ("}", "]", "0", '""', "null", "false", "true", "[]", "{}", ",", ":", '"', "[", "{")
 _INSIDE = ('"}', '"]', '"')
+# Inside a string whose end the grammar does not allow yet (a pattern, a format), every other
+# free pick tries these before the longest token: `[a-z]+\.[a-z]+` needs its dot, an email
+# its "@", and letters alone would go on forever.
+_MARKS = tuple(".-_:/@ ")
 
 
 class Closer:
@@ -47,6 +52,7 @@ class Closer:
         self.lengths = torch.tensor([len(s) for s in self.pieces], dtype=torch.float32)
         self.outside = _single_tokens(tokenizer, _OUTSIDE)
         self.inside = _single_tokens(tokenizer, _INSIDE)
+        self.marks = _single_tokens(tokenizer, _MARKS)
         self.shifts = torch.arange(32, dtype=torch.int32)
         self.bitmask = torch.empty(((vocab + 31) // 32,), dtype=torch.int32)
 
@@ -62,15 +68,17 @@ class Closer:
                 return None
             quote = self.step(quote, after)
         path: list[int] = []
+        limit = min(limit, MAX_CLOSING)
+        mark = False  # the next free pick inside a string tries a punctuation mark first
         while not self._may_end(walker):
-            if len(path) >= min(limit, MAX_CLOSING):
-                return None
             forced = walker.forced()
-            token = forced[0] if forced else self._choose(in_string=quote[0])
-            if token is None or not walker.advance(token):
-                return None
-            path.append(token)
-            quote = self.step(quote, token)
+            if not forced and quote[0]:
+                mark = not mark
+            for token in forced or [self._choose(in_string=quote[0], mark=mark)]:
+                if token is None or len(path) >= limit or not walker.advance(token):
+                    return None
+                path.append(token)
+                quote = self.step(quote, token)
             if walker.is_terminated():
                 break
         return path
@@ -100,9 +108,10 @@ class Closer:
     def _allowed(self, token: int) -> bool:
         return bool((int(self.bitmask[token >> 5]) >> (token & 31)) & 1)
 
-    def _choose(self, *, in_string: bool) -> int | None:
+    def _choose(self, *, in_string: bool, mark: bool = False) -> int | None:
         """From the allowed tokens `_may_end` left in the bitmask."""
-        for token in self.inside if in_string else self.outside:
+        preferred = self.inside + (self.marks if mark else []) if in_string else self.outside
+        for token in preferred:
             if self._allowed(token):
                 return token
         allowed = ((self.bitmask.unsqueeze(-1) >> self.shifts) & 1).bool().view(-1)

@@ -27,8 +27,9 @@ Budget. A constrained row whose budget left nears what closing its open structur
 closed instead of cut off (closing.py): before a token is taken, the ending from the state
 after it is worked out; if that ending would no longer fit, the ending from the state before it
 is written instead and the row finishes ("length", but valid). This starts once the budget
-left is within MAX_CLOSING tokens, at every token but those inside a string's text (which do
-not lengthen the ending) while the budget left is more than CLOSE_MARGIN over the last one.
+left is within MAX_CLOSING tokens, and runs more often as the budget left nears the last
+ending found (CLOSE_WATCH): a token that opens an object with many required keys can lengthen
+the ending by dozens of tokens at once.
 
 Token choice follows `model.generate` with the old GrammarLogitsProcessor exactly: greedy is
 the first maximum of the masked logits; sampling divides by the temperature and draws with the
@@ -72,8 +73,12 @@ IDLE_SHRINK_S = 2.0
 # Positions one prefill forward may hold: prompts of similar length are prefilled together.
 PREFILL_TOKENS = 512
 DEFAULT_PREFIX_CACHE_BYTES = 256 << 20
-# Budget left over a row's last ending within which text tokens are checked too (an escape
-# or a pattern can lengthen an ending by a few tokens).
+# When a constrained row's ending is worked out, by the budget left over its last one (room):
+# every CLOSE_WATCH tokens; at every token but those inside a string's text (which do not
+# lengthen it) within OPEN_MARGIN; at every token within CLOSE_MARGIN (an escape or a pattern
+# can lengthen it by a few tokens).
+CLOSE_WATCH = 16
+OPEN_MARGIN = 64
 CLOSE_MARGIN = 8
 HOPELESS = -1  # _Running.ending when no ending fits: not looked for again
 
@@ -428,9 +433,11 @@ class ContinuousBatcher:
         left = running.pending.row.max_tokens - len(running.out)
         if left - 1 > MAX_CLOSING:  # any ending the walk finds still fits after the token
             return None
-        room = running.ending is not None and left > running.ending + CLOSE_MARGIN
-        if room and self.closer.in_text(running.quote, token):
-            return None
+        if running.ending is not None:
+            room = left - running.ending
+            due = room <= CLOSE_MARGIN or not len(running.out) % CLOSE_WATCH
+            if not due and (room > OPEN_MARGIN or self.closer.in_text(running.quote, token)):
+                return None
         after = self.closer.ending(running.matcher, running.quote, left - 1, after=token)
         if after is not None:
             running.ending = len(after)
