@@ -74,7 +74,8 @@ class Closer:
             forced = walker.forced()
             if not forced and quote[0]:
                 mark = not mark
-            for token in forced or [self._choose(in_string=quote[0], mark=mark)]:
+            chosen: list[int | None] = [*forced] or [self._choose(in_string=quote[0], mark=mark)]
+            for token in chosen:
                 if token is None or len(path) >= limit or not walker.advance(token):
                     return None
                 path.append(token)
