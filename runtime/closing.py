@@ -14,8 +14,9 @@ The ending is found greedily, a token at a time, among the tokens the grammar al
 2. else the first allowed of a short list: inside a string the quote that ends it, outside one
    the bracket that closes the innermost array or object, else the smallest value that starts
    here (0, "", null, ...), a comma or a colon;
-3. else the longest allowed token (a string that must reach minLength, an enum value); inside
-   a string, every other time a punctuation mark first (what a pattern may wait for).
+3. else, outside a string, the longest allowed token (an enum value); inside one, a token
+   after which the string may end, else in turn the longest token (a string that must reach
+   minLength), a punctuation mark, a letter or digit (what a pattern or format waits for).
 A walk that has not ended after MAX_CLOSING tokens gives up (the row decodes on as before).
 """
 
@@ -34,9 +35,10 @@ START: Quote = (False, False)
 # the grammar insists on. (Without ":" here a longer token such as `:",` would open a string.)
 _OUTSIDE = ("}", "]", "0", '""', "null", "false", "true", "[]", "{}", ",", ":", '"', "[", "{")
 _INSIDE = ('"}', '"]', '"')
-# Inside a string whose end the grammar does not allow yet (a pattern, a format), every other
-# free pick tries these before the longest token: `[a-z]+\.[a-z]+` needs its dot, an email
-# its "@", and letters alone would go on forever.
+# Inside a string whose end the grammar does not allow yet (a pattern, a format): a token after
+# which it may end, else in turn the longest token, one of these marks (the next one each
+# time), a letter or digit. `[a-z]+\.[a-z]+` needs its dot, an email its "@" (after any dots)
+# and a domain label its letter after a hyphen; the longest token alone can go on forever.
 _MARKS = tuple(".-_:/@ ")
 
 
@@ -53,6 +55,7 @@ class Closer:
         self.outside = _single_tokens(tokenizer, _OUTSIDE)
         self.inside = _single_tokens(tokenizer, _INSIDE)
         self.marks = _single_tokens(tokenizer, _MARKS)
+        self.alnums = _single_tokens(tokenizer, ("a", "0", "A"))
         self.shifts = torch.arange(32, dtype=torch.int32)
         self.bitmask = torch.empty(((vocab + 31) // 32,), dtype=torch.int32)
 
@@ -69,12 +72,14 @@ class Closer:
             quote = self.step(quote, after)
         path: list[int] = []
         limit = min(limit, MAX_CLOSING)
-        mark = False  # the next free pick inside a string tries a punctuation mark first
+        picks = 0  # free picks inside strings so far
         while not self._may_end(walker):
             forced = walker.forced()
             if not forced and quote[0]:
-                mark = not mark
-            chosen: list[int | None] = [*forced] or [self._choose(in_string=quote[0], mark=mark)]
+                picks += 1
+            chosen: list[int | None] = [*forced] or [
+                self._choose(walker, in_string=quote[0], pick=picks)
+            ]
             for token in chosen:
                 if token is None or len(path) >= limit or not walker.advance(token):
                     return None
@@ -109,17 +114,34 @@ class Closer:
     def _allowed(self, token: int) -> bool:
         return bool((int(self.bitmask[token >> 5]) >> (token & 31)) & 1)
 
-    def _choose(self, *, in_string: bool, mark: bool = False) -> int | None:
-        """From the allowed tokens `_may_end` left in the bitmask."""
-        preferred = self.inside + (self.marks if mark else []) if in_string else self.outside
-        for token in preferred:
+    def _choose(self, walker: RowMatcher, *, in_string: bool, pick: int = 0) -> int | None:
+        """From the allowed tokens `_may_end` left in the bitmask; `pick` counts the free
+        picks inside strings so far."""
+        for token in self.inside if in_string else self.outside:
             if self._allowed(token):
                 return token
         allowed = ((self.bitmask.unsqueeze(-1) >> self.shifts) & 1).bool().view(-1)
         allowed = allowed[: self.lengths.shape[0]]
         if not bool(allowed.any()):
             return None
-        return int(self.lengths.masked_fill(~allowed, -1.0).argmax())
+        longest = int(self.lengths.masked_fill(~allowed, -1.0).argmax())
+        if not in_string:
+            return longest
+        marks = [t for t in self.marks if self._allowed(t)]
+        alnums = [t for t in self.alnums if self._allowed(t)]
+        for token in [*marks, *alnums, longest]:  # one that lets the string end next
+            trial = walker.copy()
+            if trial.advance(token) and self._may_close(trial):
+                return token
+        if pick % 3 == 1 and marks:
+            return marks[(pick // 3) % len(marks)]
+        if pick % 3 == 2 and alnums:
+            return alnums[0]
+        return longest
+
+    def _may_close(self, walker: RowMatcher) -> bool:
+        walker.fill(self.bitmask.view(1, -1), 0)
+        return any(self._allowed(token) for token in self.inside)
 
 
 def _single_tokens(tokenizer: Any, texts: tuple[str, ...]) -> list[int]:

@@ -29,7 +29,8 @@ after it is worked out; if that ending would no longer fit, the ending from the 
 is written instead and the row finishes ("length", but valid). This starts once the budget
 left is within MAX_CLOSING tokens, and runs more often as the budget left nears the last
 ending found (CLOSE_WATCH): a token that opens an object with many required keys can lengthen
-the ending by dozens of tokens at once.
+the ending by dozens of tokens at once. A search that finds none is tried again CLOSE_WATCH
+tokens later (a pattern the walk cannot satisfy may be satisfied by what the model writes).
 
 Token choice follows `model.generate` with the old GrammarLogitsProcessor exactly: greedy is
 the first maximum of the masked logits; sampling divides by the temperature and draws with the
@@ -80,7 +81,6 @@ DEFAULT_PREFIX_CACHE_BYTES = 256 << 20
 CLOSE_WATCH = 16
 OPEN_MARGIN = 64
 CLOSE_MARGIN = 8
-HOPELESS = -1  # _Running.ending when no ending fits: not looked for again
 
 
 @dataclass(eq=False)
@@ -126,6 +126,7 @@ class _Running:
         # output ends (in a string or not) for working one out.
         self.ending: int | None = None
         self.quote = START
+        self.recheck = 0  # after a search that found none, the next is not before this token
         self.generator = None
         if pending.temperature > 0:
             seed = pending.seed if pending.seed is not None else secrets.randbits(63)
@@ -427,7 +428,7 @@ class ContinuousBatcher:
     def _ending_instead(self, running: _Running, token: int) -> list[int] | None:
         """The ending to write instead of `token` when, after it, the row could no longer be
         closed within its budget (None: take the token)."""
-        if running.state != "active" or token == self.eos or running.ending == HOPELESS:
+        if running.state != "active" or token == self.eos or len(running.out) < running.recheck:
             return None
         assert running.matcher is not None
         left = running.pending.row.max_tokens - len(running.out)
@@ -443,8 +444,8 @@ class ContinuousBatcher:
             running.ending = len(after)
             return None
         ending = self.closer.ending(running.matcher, running.quote, left)
-        if ending is None:
-            running.ending = HOPELESS  # the model may still close it itself
+        if ending is None:  # none found (yet: the model may write what a pattern waits for)
+            running.ending, running.recheck = None, len(running.out) + CLOSE_WATCH
         return ending
 
     def _emit(self, running: _Running, token: int) -> None:
