@@ -17,7 +17,8 @@ The ending is found greedily, a token at a time, among the tokens the grammar al
 3. else, outside a string, the longest allowed token (an enum value); inside one, a token
    after which the string may end, else in turn the longest token (a string that must reach
    minLength), a punctuation mark, a letter or digit (what a pattern or format waits for).
-A walk that has not ended after MAX_CLOSING tokens gives up (the row decodes on as before).
+A walk that has not ended after MAX_CLOSING tokens (or the budget left) gives up; the row
+decodes on and is looked at again a few tokens later.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class Closer:
     def _allowed(self, token: int) -> bool:
         return bool((int(self.bitmask[token >> 5]) >> (token & 31)) & 1)
 
-    def _choose(self, walker: RowMatcher, *, in_string: bool, pick: int = 0) -> int | None:
+    def _choose(self, walker: RowMatcher, *, in_string: bool, pick: int) -> int | None:
         """From the allowed tokens `_may_end` left in the bitmask; `pick` counts the free
         picks inside strings so far."""
         for token in self.inside if in_string else self.outside:
