@@ -44,25 +44,28 @@ class LLGuidanceBackend(GrammarBackend):
 
     def compile(self, schema_json: str) -> Callable[[], RowMatcher]:
         schema = json.loads(schema_json)
-        strict = json.dumps(strict_objects(schema), ensure_ascii=False)
-        as_written = json.dumps(_llguidance_form(schema, close=False), ensure_ascii=False)
-        try:
-            return self._compile(strict, lenient=False)
-        except GrammarCompileError as refused:
-            # Keywords llguidance cannot enforce (uniqueItems, not, if/then/else, oneOf, unknown
-            # formats, ...): enforce everything else rather than hand the whole schema to a
-            # backend that enforces less. What is not enforced is checked after generation
-            # (the capability report lists it under validated_after).
+        unfolded = unfold_conditions(schema)
+        closed = [strict_objects(unfolded)]
+        if unfolded != schema:  # branches that multiply past llguidance's size limit
+            closed.append(strict_objects(schema))
+        # Keywords llguidance cannot enforce (uniqueItems, not, oneOf, unknown formats, ...):
+        # lenient enforces everything else rather than hand the whole schema to a backend
+        # that enforces less; what is not enforced is checked after generation (the
+        # capability report lists it under validated_after). Last, the schema as written:
+        # closing objects can make a schema unsatisfiable where keys come from places the
+        # closing does not see (a "not", a keyword ignored).
+        attempts = [
+            ("", closed[0], False),
+            *(("with those keywords ignored", form, True) for form in closed),
+            ("as written", _llguidance_form(schema, close=False), True),
+        ]
+        errors = []
+        for label, form, lenient in attempts:
             try:
-                return self._compile(strict, lenient=True)
-            except GrammarCompileError as lenient:
-                first = f"{refused.detail}; with those keywords ignored: {lenient.detail}"
-        # Closing objects can make a schema unsatisfiable where keys come from places the
-        # closing does not see (a "not", a keyword ignored above): the schema as written.
-        try:
-            return self._compile(as_written, lenient=True)
-        except GrammarCompileError as literal:
-            raise GrammarCompileError(f"{first}; as written: {literal.detail}") from None
+                return self._compile(json.dumps(form, ensure_ascii=False), lenient=lenient)
+            except GrammarCompileError as exc:
+                errors.append(f"{label}: {exc.detail}" if label else exc.detail)
+        raise GrammarCompileError("; ".join(errors))
 
     def _compile(self, schema_json: str, *, lenient: bool) -> Callable[[], RowMatcher]:
         from llguidance import LLMatcher
@@ -165,6 +168,135 @@ def _strict(schema: Any, *, leave_open: bool, open_defs: frozenset[str] | None) 
     ):
         out["additionalProperties"] = False
     return out
+
+
+# Keywords whose subschemas apply to the instance itself: an `if` in one may look at a property
+# the enclosing object declares.
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "then", "else")
+
+
+def unfold_conditions(schema: Any, declared: dict[str, Any] | None = None) -> Any:
+    """The schema with every `if`/`then`/`else` that _unfold_if can turn into an anyOf turned
+    into one (llguidance ignores if/then/else: the model could follow the wrong branch)."""
+    if isinstance(schema, list):
+        return [unfold_conditions(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    node = _unfold_if(schema, declared or {})
+    own = node.get("properties")
+    known = {**(declared or {}), **(own if isinstance(own, dict) else {})}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key in _IN_PLACE:
+            out[key] = (
+                [unfold_conditions(v, known) for v in value]
+                if isinstance(value, list)
+                else unfold_conditions(value, known)
+            )
+        elif key in ("properties", "patternProperties", *_DEF_MAPS, "dependentSchemas"):
+            out[key] = (
+                {k: unfold_conditions(v) for k, v in value.items()}
+                if isinstance(value, dict)
+                else value
+            )
+        else:
+            out[key] = unfold_conditions(value)
+    return out
+
+
+def _unfold_if(node: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """`if`/`then`/`else` as an anyOf llguidance enforces (it ignores if/then/else), when the
+    `if` looks at one property of an object whose values the object lists (an enum, a const,
+    a boolean) — the usual discriminator, `{"if": {"properties": {"kind": {"const": "a"}}},
+    "then": ...}`. Exact: each value, and the property's absence, goes to the branch the `if`
+    sends it to; the property may be declared by the object the node applies in place to
+    (`declared`: an allOf member, a branch). Any other `if` is left as it is (checked after
+    generation)."""
+    condition = node.get("if")
+    if not isinstance(condition, dict) or not ("then" in node or "else" in node):
+        return node
+    own = node.get("properties")
+    known = {**declared, **(own if isinstance(own, dict) else {})}
+    if not known or node.get("type", "object") != "object":
+        return node
+    names = _looked_at(condition)
+    if names is None or len(names) != 1:
+        return node
+    (name,) = names
+    values = _values(known.get(name))
+    if values is None:
+        return node
+    from jsonschema import Draft202012Validator
+
+    check = Draft202012Validator(condition)
+    try:
+        taken = [check.is_valid({name: value}) for value in values]
+        absent = check.is_valid({})
+    except Exception:  # e.g. a pattern Python's re cannot compile: left to validation
+        return node
+    branches = []
+    for chosen, keyword in ((True, "then"), (False, "else")):
+        picked = [value for value, took in zip(values, taken, strict=True) if took is chosen]
+        when: dict[str, Any]
+        if picked:
+            when = {"properties": {name: {"enum": picked}}}
+            if absent is not chosen:
+                when["required"] = [name]
+        elif absent is chosen:
+            when = {"properties": {name: False}}
+        else:
+            continue  # no value reaches this branch
+        # allOf members stay open objects (see _strict): `when` names one key of many.
+        branches.append({"allOf": [when, node.get(keyword, True)]})
+    # An untyped node becomes an object (a subset: the properties say it is meant as one).
+    out = {k: v for k, v in node.items() if k not in ("if", "then", "else")} | {"type": "object"}
+    union = {"anyOf": branches} if len(branches) > 1 else branches[0]
+    members = node.get("allOf")
+    out["allOf"] = [*members, union] if isinstance(members, list) else [union]
+    return out
+
+
+_CONDITION_NOTES = frozenset({"$comment", "title", "description"})
+
+
+def _looked_at(condition: Any) -> set[str] | None:
+    """The properties an `if` looks at; None if it looks at anything else (or through $ref)."""
+    if isinstance(condition, bool):
+        return set()
+    if not isinstance(condition, dict):
+        return None
+    names: set[str] = set()
+    for key, value in condition.items():
+        if key == "properties" and isinstance(value, dict):
+            if "$ref" in json.dumps(value):
+                return None
+            names |= set(value)
+        elif key == "required" and isinstance(value, list):
+            names |= {str(v) for v in value}
+        elif key in ("anyOf", "allOf", "oneOf", "not"):
+            for item in value if isinstance(value, list) else [value]:
+                inner = _looked_at(item)
+                if inner is None:
+                    return None
+                names |= inner
+        elif not (key in _CONDITION_NOTES or (key == "type" and value == "object")):
+            return None
+    return names
+
+
+def _values(declared: Any) -> list[Any] | None:
+    """Every value a property may take, if its schema lists them."""
+    if not isinstance(declared, dict):
+        return None
+    if isinstance(declared.get("enum"), list):
+        return list(declared["enum"])
+    if "const" in declared:
+        return [declared["const"]]
+    if declared.get("type") == "boolean":
+        return [True, False]
+    return None
 
 
 def _is_number(value: Any) -> bool:
