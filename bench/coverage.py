@@ -122,10 +122,8 @@ def main() -> None:
     from runtime import GenerateRequest, ModelRuntime
     from runtime.grammar import BACKENDS
     from runtime.grammar.compiler import DEFAULT_BACKEND_ORDER, GrammarCompiler
-    from runtime.runtime import PROMPT_SCHEMA_TOKENS
     from schemas.validation import prepare
     from training.modeling import load_tokenizer, resolve_base_model
-    from training.prompts import compact_json
 
     args.state.parent.mkdir(parents=True, exist_ok=True)
     if args.fresh and args.state.exists():
@@ -168,14 +166,13 @@ def main() -> None:
             runtime = ModelRuntime(model_path=path, backends=backends)
             runtime.load()
             print(f"model loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        t0 = time.perf_counter()
-        answer = runtime.generate(
-            GenerateRequest(
-                schema=document, input=INPUT, mode="constrained", max_tokens=args.max_tokens
-            )
+        request = GenerateRequest(
+            schema=document, input=INPUT, mode="constrained", max_tokens=args.max_tokens
         )
+        t0 = time.perf_counter()
+        answer = runtime.generate(request)
         seconds = time.perf_counter() - t0
-        shown = len(tokenizer(compact_json(document))["input_ids"]) <= PROMPT_SCHEMA_TOKENS
+        shown = runtime.prompt_schema(request)[0] is not None
         backend = answer.decoding.removeprefix("constrained:")
         result: dict[str, Any] = {"file": file.name, "backend": backend}
         result["schema_in_prompt"] = shown

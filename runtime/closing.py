@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.grammar.base import RowMatcher
+from runtime.grammar.base import RowMatcher, unpack_bitmask
 
 MAX_CLOSING = 384
 # Where JSON text ends: (inside a string, right after a backslash in it).
@@ -57,7 +57,6 @@ class Closer:
         self.inside = _single_tokens(tokenizer, _INSIDE)
         self.marks = _single_tokens(tokenizer, _MARKS)
         self.alnums = _single_tokens(tokenizer, ("a", "0", "A"))
-        self.shifts = torch.arange(32, dtype=torch.int32)
         self.bitmask = torch.empty(((vocab + 31) // 32,), dtype=torch.int32)
 
     def ending(
@@ -121,8 +120,7 @@ class Closer:
         for token in self.inside if in_string else self.outside:
             if self._allowed(token):
                 return token
-        allowed = ((self.bitmask.unsqueeze(-1) >> self.shifts) & 1).bool().view(-1)
-        allowed = allowed[: self.lengths.shape[0]]
+        allowed = unpack_bitmask(self.bitmask)[: self.lengths.shape[0]]
         if not bool(allowed.any()):
             return None
         longest = int(self.lengths.masked_fill(~allowed, -1.0).argmax())

@@ -56,6 +56,7 @@ from runtime.attention import use_grouped_sdpa
 from runtime.closing import MAX_CLOSING, START, Closer
 from runtime.decode import Generation, Row
 from runtime.events import RuntimeEvents
+from runtime.grammar.base import unpack_bitmask
 from runtime.kvcache import SlotCache
 from runtime.prefix import MIN_PREFIX_TOKENS, PrefixCache
 
@@ -162,7 +163,6 @@ class ContinuousBatcher:
         use_grouped_sdpa(model)  # jump-ahead and prefill forwards without copying the KV
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
-        self._shifts = torch.arange(32, dtype=torch.int32)
         self._bitmask = torch.empty(((self.vocab + 31) // 32,), dtype=torch.int32)
         self._running: list[_Running] = []  # row i lives in cache slot i
         self._waiting: deque[Pending] = deque()
@@ -412,7 +412,7 @@ class ContinuousBatcher:
             assert running.matcher is not None
             bitmask = self._bitmask
             running.matcher.fill(bitmask.view(1, -1), 0)
-            allowed = ((bitmask.unsqueeze(-1) >> self._shifts) & 1).bool().view(-1)
+            allowed = unpack_bitmask(bitmask)
             allowed = allowed[: scores.shape[-1]].to(scores.device)
             if allowed.shape[0] < scores.shape[-1]:  # logits wider than the tokenizer
                 pad = torch.zeros(scores.shape[-1] - allowed.shape[0], dtype=torch.bool)

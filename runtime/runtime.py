@@ -232,7 +232,7 @@ class ModelRuntime:
         self._require_ready()
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _prompt_schema(self, req: GenerateRequest) -> tuple[dict[str, Any] | None, str | None]:
+    def prompt_schema(self, req: GenerateRequest) -> tuple[dict[str, Any] | None, str | None]:
         """The schema and task description a base-model prompt shows (PROMPT_SCHEMA_TOKENS)."""
         from training.prompts import compact_json
 
@@ -295,9 +295,7 @@ class ModelRuntime:
         from training.prompts import build_messages, render_prompt
 
         # An adapter gets the prompt it was trained on: no schema, no few-shot examples.
-        shown, description = (
-            self._prompt_schema(req) if adapter is None else (None, req.description)
-        )
+        shown, description = self.prompt_schema(req) if adapter is None else (None, req.description)
         messages = build_messages(
             schema=shown,
             description=description,

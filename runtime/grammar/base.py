@@ -60,3 +60,13 @@ class GrammarBackend:
         text, and a random or confused model cannot spend its budget on whitespace.
         """
         raise NotImplementedError
+
+
+def unpack_bitmask(bitmask: Any) -> Any:
+    """The bool mask (..., 32 * words) of a packed int32 token bitmask (..., words): plain
+    tensor ops (no torch.compile, which needs a C compiler on CPU), device-agnostic, ~0.1 ms
+    for a 49k vocabulary."""
+    import torch
+
+    shifts = torch.arange(32, dtype=torch.int32, device=bitmask.device)
+    return ((bitmask.unsqueeze(-1) >> shifts) & 1).bool().flatten(-2)

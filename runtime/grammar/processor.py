@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from runtime.grammar.base import RowMatcher
+from runtime.grammar.base import RowMatcher, unpack_bitmask
 
 
 class GrammarLogitsProcessor:
@@ -41,7 +41,6 @@ class GrammarLogitsProcessor:
         # the closing brace: allow eos only).
         self._state = ["free" if m is None else "active" for m in self.matchers]
         self._bitmask: Any = None
-        self._shifts: Any = None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -50,7 +49,6 @@ class GrammarLogitsProcessor:
         if self._bitmask is None:
             width = (self.vocab_size or vocab) + 31
             self._bitmask = torch.full((batch, width // 32), -1, dtype=torch.int32)
-            self._shifts = torch.arange(32, dtype=torch.int32)
         if self._started:
             last = input_ids[:, -1].tolist()
             for row, matcher in enumerate(self.matchers):
@@ -88,9 +86,7 @@ class GrammarLogitsProcessor:
                 any_constrained = True
         if not any_constrained:
             return scores
-        # Unpack 32 bits a word; plain tensor ops (no torch.compile, which needs a C compiler
-        # on CPU) and device-agnostic. ~0.1 ms for a 49k vocabulary.
-        allowed = ((bitmask.unsqueeze(-1) >> self._shifts) & 1).bool().view(batch, -1)
+        allowed = unpack_bitmask(bitmask)
         allowed = allowed[:, :vocab].to(scores.device)
         if allowed.shape[1] < vocab:  # logits wider than the tokenizer: padding ids stay banned
             pad = torch.zeros((batch, vocab - allowed.shape[1]), dtype=torch.bool)
