@@ -8,6 +8,7 @@ first one).
 
     .venv/bin/python bench/train.py [--datasets snips-weather,snips-commands,receipts]
         [--eval-limit 40 | 0 for the whole test set] [--set lora_dropout=0 ...]
+        [--dump DIR: each configuration's predictions, one JSON line per test example]
 
 Training tokens/s counts non-padding tokens forwarded; the ratio column is Formwright's
 tokens/s over the Trainer's, measured in the same run.
@@ -84,7 +85,13 @@ def trainer_baseline(base: Path, train, *, schema, config, steps: int) -> tuple[
     return seconds, tokens / seconds
 
 
-def run(dataset: str, eval_limit: int | None, baseline_steps: int, overrides: dict) -> list[str]:
+def run(
+    dataset: str,
+    eval_limit: int | None,
+    baseline_steps: int,
+    overrides: dict,
+    dump: Path | None = None,
+) -> list[str]:
     from runtime import GenerateRequest, ModelRuntime
     from service.config import Settings
     from training.config import SynthesisConfig, TrainingConfig
@@ -149,6 +156,13 @@ def run(dataset: str, eval_limit: int | None, baseline_steps: int, overrides: di
             test, free, constrained=answers.__getitem__, schema=schema
         )
         agreement = constrained_agreement(free, constrained, schema=schema)
+        if dump is not None:
+            dump.mkdir(parents=True, exist_ok=True)
+            with (dump / f"{dataset}.jsonl").open("w") as out:
+                for i, pair in enumerate(test):
+                    predictions = {name: s.predictions[i] for name, s in scores.items()}
+                    row = {"input": pair.input, "gold": pair.output, **predictions}
+                    out.write(json.dumps(row) + "\n")
         eval_seconds = time.perf_counter() - eval_start
         wall = time.perf_counter() - wall
     tokens_per_s = result.tokens / train_seconds
@@ -200,11 +214,14 @@ def main() -> None:
         metavar="OPTION=JSON",
         help="override a TrainingConfig option, e.g. --set lora_dropout=0 --set max_steps=40",
     )
+    parser.add_argument("--dump", type=Path, help="write each configuration's predictions here")
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     print(f"bench/train.py  eval_limit={args.eval_limit}  overrides={overrides}")
     for dataset in args.datasets.split(","):
-        for line in run(dataset, args.eval_limit or None, args.baseline_steps, overrides):
+        for line in run(
+            dataset, args.eval_limit or None, args.baseline_steps, overrides, args.dump
+        ):
             print(line)
         sys.stdout.flush()
 
