@@ -1,7 +1,7 @@
 """Generation on the snips test sets with the real base model, two tables.
 
     .venv/bin/python bench/generate.py [--limit 12] [--max-tokens 160]
-    .venv/bin/python bench/generate.py --table serving     # needs: pip install -e '.[bench]'
+    .venv/bin/python bench/generate.py --table serving [--weights int4]  # needs the [bench] extra
 
 `--table quality` (default): conformance, field accuracy, latency and tokens/s for raw
 transformers `generate` (the baseline, same prompts), the model runtime's three modes, and
@@ -61,6 +61,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=6, help="serving: lone requests a run")
     parser.add_argument("--clients", type=int, default=16, help="serving: concurrent clients")
     parser.add_argument("--threads", type=int, default=2, help="serving: llama.cpp threads")
+    parser.add_argument(
+        "--weights", choices=("dense", "int4"), default="dense", help="serving: ours (quant.py)"
+    )
     args = parser.parse_args()
     if args.table == "serving":
         serving(args)
@@ -299,7 +302,7 @@ def serving(args: argparse.Namespace) -> None:
 
     llm = llama_cpp(args.threads)  # first: a missing extra fails before minutes of work
     path = resolve_base_model(None, cache_dir=ROOT / Settings().models_cache_dir)
-    runtime = ModelRuntime(model_path=path, max_batch_size=args.clients)
+    runtime = ModelRuntime(model_path=path, max_batch_size=args.clients, weights=args.weights)
     runtime.load()
     tokenizer = runtime.tokenizer
     weather, commands = load("snips-weather", args.limit), load("snips-commands", args.limit)
@@ -378,7 +381,7 @@ def serving(args: argparse.Namespace) -> None:
     print(
         f"bench/generate.py --table serving  runs={args.runs} requests={args.requests} "
         f"limit={args.limit} max_tokens={args.max_tokens} clients={args.clients} "
-        f"llama.cpp threads={args.threads}"
+        f"llama.cpp threads={args.threads} weights={args.weights}"
     )
     print(f"{'figure (median of runs)':58} {'ours':>8} {'baseline':>9} {'ratio':>7}  target")
     table = [

@@ -8,7 +8,8 @@ first one).
 
     .venv/bin/python bench/train.py [--datasets snips-weather,snips-commands,receipts]
         [--eval-limit 40 | 0 for the whole test set] [--set lora_dropout=0 ...]
-        [--dump DIR: each configuration's predictions, one JSON line per test example]
+        [--dump DIR: each configuration's predictions, one JSON line per test example, and
+         the adapter, DIR/<dataset>-adapter (bench/weights.py scores it)]
 
 Training tokens/s counts non-padding tokens forwarded; the ratio column is Formwright's
 tokens/s over the Trainer's, measured in the same run.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -158,6 +160,7 @@ def run(
         agreement = constrained_agreement(free, constrained, schema=schema)
         if dump is not None:
             dump.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(adapter, dump / f"{dataset}-adapter", dirs_exist_ok=True)
             with (dump / f"{dataset}.jsonl").open("w") as out:
                 for i, pair in enumerate(test):
                     predictions = {name: s.predictions[i] for name, s in scores.items()}
@@ -214,7 +217,9 @@ def main() -> None:
         metavar="OPTION=JSON",
         help="override a TrainingConfig option, e.g. --set lora_dropout=0 --set max_steps=40",
     )
-    parser.add_argument("--dump", type=Path, help="write each configuration's predictions here")
+    parser.add_argument(
+        "--dump", type=Path, help="write each configuration's predictions and the adapter here"
+    )
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     print(f"bench/train.py  eval_limit={args.eval_limit}  overrides={overrides}")

@@ -32,6 +32,7 @@ from runtime.grammar.compiler import (
     GrammarCompiler,
     schema_key,
 )
+from runtime.quant import quantize_model
 
 if TYPE_CHECKING:
     from schemas.errors import Issue
@@ -121,6 +122,7 @@ class ModelRuntime:
         grammar_cache_size: int = DEFAULT_CACHE_SIZE,
         max_loaded_adapters: int = 8,
         max_batch_size: int = 8,
+        weights: str = "dense",
         events: RuntimeEvents | None = None,
     ) -> None:
         # model_path (an already resolved dir) wins over model_spec (FORMWRIGHT_BASE_MODEL).
@@ -128,6 +130,7 @@ class ModelRuntime:
         self.cache_dir = Path(cache_dir)
         self.model_path: Path | None = model_path
         self.device = device
+        self.weights = weights  # how the linear layers are served: runtime/quant.py
         self.backends = tuple(backends)
         self.compile_timeout_s = compile_timeout_s
         self.grammar_cache_size = grammar_cache_size
@@ -192,6 +195,7 @@ class ModelRuntime:
             if self.model_path is None:
                 self.model_path = resolve_base_model(self.model_spec, cache_dir=self.cache_dir)
             model, tokenizer = load_model(self.model_path, device=self.device)
+            quantize_model(model, self.weights)
             self.model_fingerprint = model_fingerprint(self.model_path)
             self.model, self.tokenizer = model, tokenizer
             self.adapters = AdapterCache(

@@ -92,6 +92,7 @@ def make_inference(
             cache_dir=settings.models_cache_dir,
             max_loaded_adapters=settings.max_loaded_adapters,
             max_batch_size=settings.max_batch_size,
+            weights=settings.serve_weights,
             events=PrometheusEvents(),
         )
 

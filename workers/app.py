@@ -27,8 +27,11 @@ def worker_runtime() -> ModelRuntime:
     with _runtime_lock:
         if _runtime is None:
             settings = get_settings()
+            # Evaluation scores adapters with the weights the server answers with.
             runtime = ModelRuntime(
-                model_spec=settings.base_model, cache_dir=settings.models_cache_dir
+                model_spec=settings.base_model,
+                cache_dir=settings.models_cache_dir,
+                weights=settings.serve_weights,
             )
             runtime.load()
             _runtime = runtime

@@ -1,0 +1,116 @@
+"""Low-bit weights for serving on CPU (opt-in: `FORMWRIGHT_SERVE_WEIGHTS=int4`).
+
+Decoding on CPU is bound by reading the weights: in fp32 a forward of SmolLM2-135M reads
+~0.5 GB, and the linear layers are ~90% of a step. Here every linear layer of the decoder keeps
+its weight in 4 bits (groups of 32 input features, a bf16 scale and zero per group: torch's
+`_weight_int4pack_mm_for_cpu`, the kernel of gpt-fast and torchao) and the output head in 8 bits
+(one scale per vocabulary row: `_weight_int8pack_mm`); those matmuls run in bf16, the rest of the
+model (norms, attention, residuals, the LoRA added by `runtime/lora.py`) stays as loaded.
+
+The default base model ships as a Q4_1 GGUF (4-bit codes, a scale and a minimum per 32 inputs),
+and its embedding, the tied head, as Q8_0: requantizing the dense weights by each group's minimum
+and maximum gives back the shipped codes, so the int4 model is the model llama.cpp runs, with
+bf16 rounding of scales and activations. The outputs are therefore close to the fp32 engine's,
+not identical: greedy answers can differ where two tokens nearly tie, which is why this is not
+the default (README, "Serving weights", has the dev-set figures).
+
+The modules stay `torch.nn.Linear` (with their weights, which the LoRA loader checks shapes and
+dtype against); only their `forward` is replaced, so forward hooks still run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+GROUP = 32  # input features sharing a scale and zero (Q4_1's block)
+TILE = 16  # the int4 kernel packs output features by this many
+WEIGHTS = ("dense", "int4")
+
+
+def quantize_int4(weight: Any) -> tuple[Any, Any]:
+    """(packed codes, scales_and_zeros) of a [out, in] weight for `_weight_int4pack_mm_for_cpu`:
+    per group of GROUP inputs, q = round((w - min) / scale) in 0..15 with scale = (max - min)/15;
+    the kernel computes (q - 8) * scale + zero, so zero = min + 8 * scale."""
+    import torch
+
+    out_features, in_features = weight.shape
+    w = weight.detach().float().reshape(out_features, in_features // GROUP, GROUP)
+    low, high = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
+    scale = (high - low) / 15
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # a constant group: q = 0
+    q = ((w - low) / scale).round().clamp(0, 15).to(torch.int32).reshape(out_features, -1)
+    packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1)
+    scales_and_zeros = torch.cat([scale, low + 8 * scale], -1)  # [out, groups, 2]
+    return packed, scales_and_zeros.transpose(0, 1).contiguous().to(torch.bfloat16)
+
+
+def quantize_int8(weight: Any) -> tuple[Any, Any]:
+    """(int8 weight, one bf16 scale per output row) for `_weight_int8pack_mm`."""
+    import torch
+
+    w = weight.detach().float()
+    scale = w.abs().amax(-1).clamp(min=1e-12) / 127
+    q = (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8)
+    return q.contiguous(), scale.to(torch.bfloat16)
+
+
+def _int4_forward(layer: Any) -> Any:
+    import torch
+
+    packed, scales_and_zeros = quantize_int4(layer.weight)
+    bias, out_features = layer.bias, layer.out_features
+    mm = torch.ops.aten._weight_int4pack_mm_for_cpu
+
+    def forward(x: Any) -> Any:
+        y = mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), packed, GROUP, scales_and_zeros)
+        y = y.to(x.dtype).reshape(*x.shape[:-1], out_features)
+        return y if bias is None else y + bias
+
+    return forward
+
+
+def _int8_forward(layer: Any) -> Any:
+    import torch
+
+    q, scales = quantize_int8(layer.weight)
+    bias, out_features = layer.bias, layer.out_features
+    mm = torch.ops.aten._weight_int8pack_mm
+
+    def forward(x: Any) -> Any:
+        y = mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), q, scales)
+        y = y.to(x.dtype).reshape(*x.shape[:-1], out_features)
+        return y if bias is None else y + bias
+
+    return forward
+
+
+def quantize_model(model: Any, weights: str) -> int:
+    """Serve `model`'s linear layers from `weights` ("dense": as loaded, a no-op); returns how
+    many layers were changed (a layer whose shape the kernels cannot take stays dense). CPU
+    only: on another device the model is left as loaded."""
+    import torch
+
+    if weights not in WEIGHTS:
+        raise ValueError(f"unknown serving weights {weights!r}: one of {', '.join(WEIGHTS)}")
+    if weights == "dense":
+        return 0
+    if model.device.type != "cpu":
+        log.warning("serving weights %s are CPU-only; %s keeps its weights", weights, model.device)
+        return 0
+    head = model.get_output_embeddings()
+    changed = 0
+    for module in model.modules():
+        if not isinstance(module, torch.nn.Linear) or module.in_features % GROUP:
+            continue
+        if module is head:
+            forward = _int8_forward(module)
+        elif module.out_features % TILE == 0:
+            forward = _int4_forward(module)
+        else:
+            continue
+        module.forward = forward  # type: ignore[method-assign]
+        changed += 1
+    return changed
