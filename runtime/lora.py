@@ -92,6 +92,9 @@ class LoraBank:
         self.adapters: dict[str, dict[str, Lora]] = {}
         self._hooked: set[str] = set()
         self._batch: dict[str, tuple[Any, Any]] | None = None
+        # The last stacking and the row keys it was for: the running rows of a decode loop
+        # stay the same for many steps, and stacking is ~10% of a 16-row step.
+        self._stacked: tuple[tuple[str | None, ...], dict[str, tuple[Any, Any]]] | None = None
 
     def add(self, key: str, loras: dict[str, Lora]) -> None:
         """Attach `loras` (from `read_adapter` on this model) under `key`, most recent."""
@@ -102,14 +105,27 @@ class LoraBank:
                 modules[name].register_forward_hook(self._hook(name))
             self._hooked |= unhooked
         self.adapters[key] = loras
+        self._stacked = None
 
     def remove(self, key: str) -> None:
         """Drop an adapter's tensors (its hooks stay: they cost nothing without a batch)."""
         del self.adapters[key]
+        self._stacked = None
 
     @contextmanager
     def rows(self, keys: Sequence[str | None]) -> Iterator[None]:
         """While open, row i of the model's input gets adapter `keys[i]` (None: the base)."""
+        keys = tuple(keys)
+        if self._stacked is None or self._stacked[0] != keys:
+            self._stacked = keys, self._stack(keys)
+        self._batch = self._stacked[1]
+        try:
+            yield
+        finally:
+            self._batch = None
+
+    def _stack(self, keys: Sequence[str | None]) -> dict[str, tuple[Any, Any]]:
+        """Per hooked module, the rows' A and B matrices stacked for two batched matmuls."""
         import torch
         import torch.nn.functional as F
 
@@ -125,11 +141,7 @@ class LoraBank:
             a = [zero_a if x is None else F.pad(x.a, (0, rank - x.a.shape[1])) for x in layer]
             b = [zero_b if x is None else F.pad(x.b, (0, 0, 0, rank - x.b.shape[0])) for x in layer]
             batch[name] = (torch.stack(a), torch.stack(b))
-        self._batch = batch
-        try:
-            yield
-        finally:
-            self._batch = None
+        return batch
 
     def _hook(self, name: str) -> Any:
         import torch

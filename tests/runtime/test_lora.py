@@ -49,6 +49,29 @@ def test_a_mixed_batch_gets_each_rows_peft_logits(tiny_model_dir, adapters):
     assert torch.allclose(ours, expected, atol=1e-5)
 
 
+def test_an_adapter_reattached_under_its_key_serves_its_new_weights(tiny_model_dir, adapters):
+    """The stacked matrices are kept while the rows stay the same: a key that now names other
+    weights (an adapter re-read, or evicted and another attached) must not get the old ones."""
+    model, tokenizer = load_model(tiny_model_dir)
+    bank = LoraBank(model)
+    bank.add("a", read_adapter(Path(adapters["r8"]), model))
+    keys = ["a", None, "a"]
+    with bank.rows(keys):
+        first = logits(model, tokenizer)
+    with bank.rows(keys):
+        assert torch.equal(logits(model, tokenizer), first)
+    bank.remove("a")
+    bank.add("a", read_adapter(Path(adapters["r4-rslora"]), model))
+    with bank.rows(keys):
+        second = logits(model, tokenizer)
+    fresh = LoraBank(load_model(tiny_model_dir)[0])
+    fresh.add("a", read_adapter(Path(adapters["r4-rslora"]), fresh.model))
+    with fresh.rows(keys):
+        expected = logits(fresh.model, tokenizer)
+    assert not torch.allclose(second, first, atol=1e-3)
+    assert torch.equal(second, expected)
+
+
 def test_lora_weights_that_do_not_fit_the_model_are_refused(tiny_model_dir, adapters, tmp_path):
     import shutil
 
