@@ -57,34 +57,34 @@ def quantize_int8(weight: Any) -> tuple[Any, Any]:
     return q.contiguous(), scale.to(torch.bfloat16)
 
 
-def _int4_forward(layer: Any) -> Any:
+def _packed_forward(layer: Any, matmul: Any) -> Any:
+    """A `forward` for `layer` that runs `matmul(x as 2-D bf16)` and adds the layer's bias."""
     import torch
 
-    packed, scales_and_zeros = quantize_int4(layer.weight)
     bias, out_features = layer.bias, layer.out_features
-    mm = torch.ops.aten._weight_int4pack_mm_for_cpu
 
     def forward(x: Any) -> Any:
-        y = mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), packed, GROUP, scales_and_zeros)
+        y = matmul(x.reshape(-1, x.shape[-1]).to(torch.bfloat16))
         y = y.to(x.dtype).reshape(*x.shape[:-1], out_features)
         return y if bias is None else y + bias
 
     return forward
+
+
+def _int4_forward(layer: Any) -> Any:
+    import torch
+
+    packed, scales_and_zeros = quantize_int4(layer.weight)
+    mm = torch.ops.aten._weight_int4pack_mm_for_cpu
+    return _packed_forward(layer, lambda x: mm(x, packed, GROUP, scales_and_zeros))
 
 
 def _int8_forward(layer: Any) -> Any:
     import torch
 
     q, scales = quantize_int8(layer.weight)
-    bias, out_features = layer.bias, layer.out_features
     mm = torch.ops.aten._weight_int8pack_mm
-
-    def forward(x: Any) -> Any:
-        y = mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), q, scales)
-        y = y.to(x.dtype).reshape(*x.shape[:-1], out_features)
-        return y if bias is None else y + bias
-
-    return forward
+    return _packed_forward(layer, lambda x: mm(x, q, scales))
 
 
 def quantize_model(model: Any, weights: str) -> int:
