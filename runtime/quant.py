@@ -87,6 +87,15 @@ def _int8_forward(layer: Any) -> Any:
     return _packed_forward(layer, lambda x: mm(x, q, scales))
 
 
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (AVX-512 BF16, AMX): without them the bf16
+    matmuls of the packed layers are emulated, and an AVX2-only CPU prefills ~2x slower on
+    int4 than on dense weights."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def quantize_model(model: Any, weights: str) -> int:
     """Serve `model`'s linear layers from `weights` ("dense": as loaded, a no-op); returns how
     many layers were changed (a layer whose shape the kernels cannot take stays dense). CPU
@@ -100,6 +109,12 @@ def quantize_model(model: Any, weights: str) -> int:
     if model.device.type != "cpu":
         log.warning("serving weights %s are CPU-only; %s keeps its weights", weights, model.device)
         return 0
+    if not native_bf16():
+        log.warning(
+            "serving weights %s on a CPU without bf16 instructions: decoding gains little and "
+            "prefill is slower than dense (README, Serving weights; measure with bench/weights.py)",
+            weights,
+        )
     head = model.get_output_embeddings()
     changed = 0
     for module in model.modules():

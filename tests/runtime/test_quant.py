@@ -74,6 +74,17 @@ def test_int4_model_answers_close_to_fp32_and_adapters_still_apply(tiny_model_di
     assert torch.nn.functional.cosine_similarity(ours_delta, delta).min() > 0.95
 
 
+@pytest.mark.parametrize("bf16", [True, False])
+def test_int4_on_a_cpu_without_bf16_warns_that_it_may_be_slower(
+    tiny_model_dir, monkeypatch, caplog, bf16
+):
+    model, _ = load_model(tiny_model_dir)
+    monkeypatch.setattr("runtime.quant.native_bf16", lambda: bf16)
+    with caplog.at_level("WARNING", logger="runtime.quant"):
+        assert quantize_model(model, "int4") > 0
+    assert ("without bf16 instructions" in caplog.text) is not bf16
+
+
 def test_unknown_weights_are_refused(tiny_model_dir):
     model, _ = load_model(tiny_model_dir)
     with pytest.raises(ValueError, match="unknown serving weights"):
