@@ -45,7 +45,9 @@ def make_adapters(engine, folder: Path, count: int) -> list[str]:
         config=TrainingConfig(),
     )
     first = save_adapter(
-        get_peft_model(model, lora_config(TrainingConfig())), folder / "0", manifest
+        get_peft_model(model, lora_config(TrainingConfig(), model)),
+        folder / "0",
+        manifest,
     )
     paths = [str(first)]
     for i in range(1, count):

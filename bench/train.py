@@ -49,7 +49,7 @@ def trainer_baseline(base: Path, train, *, schema, config, steps: int) -> tuple[
     model, tokenizer = load_model(base)
     model.train()
     encoded, _ = encode_pairs(tokenizer, train, schema=schema, max_seq_len=config.max_seq_len)
-    model = get_peft_model(model, lora_config(config))
+    model = get_peft_model(model, lora_config(config, model))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     tokens = 0
 
@@ -102,6 +102,7 @@ def run(
     from training.finetune import build_manifest, finetune, save_adapter
     from training.modeling import model_fingerprint, resolve_base_model
     from training.pairs import validate_pairs
+    from training.spans import copied_fields
     from training.synthesis import synthesize
 
     folder = DATASETS / dataset
@@ -128,6 +129,7 @@ def run(
                 schema_version=1,
                 dataset_hash=dataset_hash(train),
                 config=config,
+                copied_fields=copied_fields(train),
             ),
         )
         train_seconds = result.seconds
@@ -155,7 +157,7 @@ def run(
         free, constrained = scores["(b) adapter unconstrained"], scores["(c) adapter constrained"]
         answers = dict(zip([p.input for p in test], constrained.predictions, strict=True))
         scores["(d) adapter served (auto)"] = evaluate_served(
-            test, free, constrained=answers.__getitem__, schema=schema
+            test, free, constrained=answers.__getitem__, schema=schema, copied=copied_fields(train)
         )
         agreement = constrained_agreement(free, constrained, schema=schema)
         if dump is not None:

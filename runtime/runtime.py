@@ -33,6 +33,7 @@ from runtime.grammar.compiler import (
     schema_key,
 )
 from runtime.quant import quantize_model
+from training.spans import input_text, off_span, restrict_to_spans
 
 if TYPE_CHECKING:
     from schemas.errors import Issue
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 # model's prompt: it would crowd a small model's context and make every prefill slow. The
 # grammar still enforces it; its title and description stand in for the task.
 PROMPT_SCHEMA_TOKENS = 1500
+
+OFF_SPAN = "the adapter copies this field from the input, and this text is not in it"
 
 Mode = Literal["auto", "constrained", "unconstrained"]
 MODES: tuple[str, ...] = ("auto", "constrained", "unconstrained")
@@ -151,6 +154,7 @@ class ModelRuntime:
         # Schemas registered while the model loads: compiled as soon as it is ready.
         self._pending_warm: dict[str, dict[str, Any]] = {}
         self._schema_tokens: dict[str, int] = {}  # by fingerprint, for the prompt rule
+        self._copied: dict[str, dict[str, int]] = {}  # by adapter path: _copied_fields
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -315,8 +319,12 @@ class ModelRuntime:
         gen: Generation | None = None
         decoding = "unconstrained"
 
+        # Fields the adapter learned to copy from its input, held to the input's spans.
+        spans = self._span_schema(req, adapter)
+        schema = req.schema if spans is None else spans[0]
         if adapter is not None and req.mode == "auto":
-            # The adapter's own answer first; constrained decoding only when it does not conform.
+            # The adapter's own answer first; constrained decoding only when it does not
+            # conform, or writes a copied field with text that is not in the input.
             first = self._run(prompt, shared, req, None, adapter)
             usage.prompt_tokens += first.prompt_tokens
             usage.completion_tokens += first.completion_tokens
@@ -324,7 +332,9 @@ class ModelRuntime:
                 req.schema, first.text, finish_reason=first.finish_reason
             )
             attempts.append(Attempt("unconstrained", not errors, errors, first.finish_reason))
-            if not errors:
+            off = [] if errors or spans is None else off_span(output, spans[1], spans[2])
+            attempts[-1].errors += [_issue(OFF_SPAN, "copied", pointer) for pointer in off]
+            if not errors and not off:
                 return GenerateResult(
                     output=output,
                     raw=first.text,
@@ -339,7 +349,8 @@ class ModelRuntime:
                 )
         if req.mode in ("auto", "constrained"):
             try:
-                grammar = self.grammar(req.schema, schema_fingerprint=req.schema_fingerprint)
+                fingerprint = req.schema_fingerprint if spans is None else None
+                grammar = self.grammar(schema, schema_fingerprint=fingerprint)
             except GrammarCompileError as exc:
                 if req.mode == "constrained":
                     raise
@@ -371,6 +382,27 @@ class ModelRuntime:
             first_token_ms=_since(start, gen.first_token_at),
         )
 
+    def _span_schema(
+        self, req: GenerateRequest, adapter: str | None
+    ) -> tuple[dict[str, Any], str, dict[str, int]] | None:
+        """For an adapter that copies fields from its input (training/spans.py): the request's
+        schema with those fields restricted to the input's spans, the input text and the
+        fields; None when there is nothing to restrict."""
+        if adapter is None or req.mode == "unconstrained":
+            return None
+        fields = self._copied_fields(adapter)
+        text = input_text(req.input)
+        restricted = restrict_to_spans(req.schema, text, fields) if fields else None
+        return None if restricted is None else (restricted, text, fields)
+
+    def _copied_fields(self, adapter: str) -> dict[str, int]:
+        """The adapter manifest's `copied_fields` (adapter files never change in place)."""
+        if adapter not in self._copied:
+            from training.finetune import copied_fields_of
+
+            self._copied[adapter] = copied_fields_of(Path(adapter))
+        return self._copied[adapter]
+
     def _run(
         self,
         prompt: str,
@@ -394,10 +426,10 @@ def _since(start: float, moment: float | None) -> float | None:
     return None if moment is None else (moment - start) * 1000
 
 
-def _issue(message: str, keyword: str | None = None) -> Issue:
+def _issue(message: str, keyword: str | None = None, path: str = "") -> Issue:
     from schemas.errors import Issue
 
-    return Issue(path="", message=message, keyword=keyword)
+    return Issue(path=path, message=message, keyword=keyword)
 
 
 def _reject_constant(name: str) -> Any:

@@ -167,6 +167,13 @@ class TrainingConfig(_Options):
         default="all-linear",
         metadata={"help": "Modules to adapt; 'all-linear' = every linear projection but lm_head."},
     )
+    lora_layers: float = field(
+        default=1.0,
+        metadata={
+            "help": "Share of the decoder layers, counted from the top, that get LoRA (1: all). "
+            "The backward pass stops at the lowest adapted layer: 0.5 trains ~1.3x faster."
+        },
+    )
     learning_rate: float = field(
         default=1e-3, metadata={"help": "Peak AdamW learning rate (after warmup)."}
     )
@@ -248,6 +255,10 @@ class TrainingConfig(_Options):
                 and all(isinstance(m, str) and m for m in self.target_modules)
             ),
             "target_modules must be 'all-linear' or a non-empty list of module names",
+        )
+        _check(
+            _is_number(self.lora_layers) and 0 < self.lora_layers <= 1,
+            f"lora_layers must be in (0, 1], got {self.lora_layers!r}",
         )
         _check(
             _is_number(self.learning_rate) and 0 < self.learning_rate <= 1,

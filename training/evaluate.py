@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ from training.data import Pair
 from training.leaves import json_equal
 from training.metrics import conformance, exact_match, field_accuracy
 from training.pairs import schema_issues
+from training.spans import input_text, off_span
 
 Predict = Callable[[str], Any]
 
@@ -104,13 +105,20 @@ def evaluate_served(
     *,
     constrained: Predict,
     schema: Any,
+    copied: Mapping[str, int] | None = None,
     concurrency: int = 1,
 ) -> EvalResult:
     """What `auto` serves with an adapter, given its free pass over `eval_set`: per row the free
-    answer when it validates, else `constrained`'s (the runtime's rule). Only the rows whose
-    free answer does not validate are decoded again, so the served figure costs a fraction of
-    a pass."""
-    invalid = [i for i, p in enumerate(free.predictions) if p is None or schema_issues(schema, p)]
+    answer when it validates and keeps the adapter's `copied` fields to spans of the input,
+    else `constrained`'s (the runtime's rule). Only those other rows are decoded again, so the
+    served figure costs a fraction of a pass."""
+    invalid = [
+        i
+        for i, p in enumerate(free.predictions)
+        if p is None
+        or schema_issues(schema, p)
+        or (copied and off_span(p, input_text(eval_set[i].input), copied))
+    ]
     redone = evaluate(
         [eval_set[i] for i in invalid], predict=constrained, schema=schema, concurrency=concurrency
     )

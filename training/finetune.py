@@ -172,15 +172,32 @@ def _collate(examples: Sequence[Encoded], pad_id: int) -> tuple[Any, Any, Any]:
 # --- model -----------------------------------------------------------------------------------
 
 
-def lora_config(config: TrainingConfig) -> Any:
+def lora_config(config: TrainingConfig, model: Any) -> Any:
+    """peft's LoraConfig for `config` on `model` (a transformers decoder)."""
+    import torch
     from peft import LoraConfig, TaskType
 
+    targets, layers = config.target_modules, None
+    num_layers = model.config.num_hidden_layers
+    adapted = max(1, math.ceil(config.lora_layers * num_layers))
+    if adapted < num_layers:
+        layers = list(range(num_layers - adapted, num_layers))
+        if targets == "all-linear":  # peft takes a layer list only with module names
+            head = model.get_output_embeddings()
+            targets = sorted(
+                {
+                    name.rsplit(".", 1)[-1]
+                    for name, module in model.named_modules()
+                    if isinstance(module, torch.nn.Linear) and module is not head
+                }
+            )
     return LoraConfig(
         task_type=TaskType.CAUSAL_LM,
         r=config.lora_rank,
         lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # typed int, any number works
         lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules,
+        target_modules=targets,
+        layers_to_transform=layers,
         bias="none",
     )
 
@@ -397,7 +414,7 @@ def finetune(
     key = _run_key(config, dataset_hash(train), len(encoded))
 
     torch.manual_seed(config.seed)
-    model = get_peft_model(model, lora_config(config))
+    model = get_peft_model(model, lora_config(config, model))
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -581,3 +598,14 @@ def verify_adapter(path: Path) -> list[str]:
         f"{p.name}: not in the manifest" for p in sorted(path.iterdir()) if p.name not in known
     ]
     return problems
+
+
+def copied_fields_of(path: Path) -> dict[str, int]:
+    """The fields a saved adapter copies from its input (training/spans.py), from its manifest;
+    none when it has no readable manifest or was trained before they were recorded."""
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    fields = manifest.get("copied_fields") if isinstance(manifest, dict) else None
+    return dict(fields) if isinstance(fields, dict) else {}

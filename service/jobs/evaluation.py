@@ -6,6 +6,7 @@ alone (unconstrained) with its served figure derived from that pass."""
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from runtime import GenerateRequest, ModelRuntime
@@ -125,8 +126,9 @@ class Scorer:
 
     def adapter(self, adapter: str) -> tuple[Any, Any]:
         """An adapter alone (unconstrained) and as it would serve (constrained only where its
-        own answer does not validate)."""
+        own answer does not validate or strays from the input's spans)."""
         from training.evaluate import evaluate_served
+        from training.finetune import copied_fields_of
 
         free = self._score(self._predict("unconstrained", adapter, []))
         served = evaluate_served(
@@ -134,6 +136,7 @@ class Scorer:
             free,
             constrained=self._predict("constrained", adapter, []),
             schema=self.target.schema,
+            copied=copied_fields_of(Path(adapter)),
             concurrency=self.concurrency,
         )
         return free, served

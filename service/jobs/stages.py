@@ -195,6 +195,7 @@ def finetune(run: StageRun) -> None:
     from training.finetune import build_manifest, save_adapter
     from training.finetune import finetune as train_lora
     from training.modeling import model_fingerprint, resolve_base_model
+    from training.spans import copied_fields
 
     ctx = load_context(run)
     settings = get_settings()
@@ -246,6 +247,7 @@ def finetune(run: StageRun) -> None:
             config=config,
             metrics={"final_loss": result.final_loss, "steps": result.step},
             job_id=run.job_id,
+            copied_fields=copied_fields(train),
         )
         save_adapter(result.model, dest, manifest)
     manifest = json.loads((dest / "manifest.json").read_text())

@@ -15,7 +15,14 @@ SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required":
 
 
 def make_adapter(
-    dest: Path, model_dir: Path, *, seed: int, fingerprint: str, rank: int = 8, **lora: object
+    dest: Path,
+    model_dir: Path,
+    *,
+    seed: int,
+    fingerprint: str,
+    rank: int = 8,
+    layers: float = 1.0,
+    **lora: object,
 ) -> str:
     """A random (non-zero) LoRA adapter: its answers differ from the base model's. `lora`
     sets more LoraConfig fields."""
@@ -24,7 +31,7 @@ def make_adapter(
 
     torch.manual_seed(seed)
     model, _ = load_model(model_dir)
-    config = lora_config(TrainingConfig(lora_rank=rank))
+    config = lora_config(TrainingConfig(lora_rank=rank, lora_layers=layers), model)
     config.init_lora_weights = False
     for key, value in lora.items():
         setattr(config, key, value)

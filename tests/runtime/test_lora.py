@@ -9,13 +9,17 @@ from runtime.lora import LoraBank, UnsupportedAdapter, read_adapter
 from tests.runtime.test_adapters import make_adapter
 from training.modeling import load_model
 
-TEXTS = ["hello there", "hi", "a somewhat longer input, padded less"]
+TEXTS = ["hello there", "hi", "a somewhat longer input, padded less", "the top layers"]
 
 
 @pytest.fixture(scope="module")
 def adapters(tiny_model_dir: Path, tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("lora")
-    kinds = {"r8": {}, "r4-rslora": {"rank": 4, "use_rslora": True}}
+    kinds = {
+        "r8": {},
+        "r4-rslora": {"rank": 4, "use_rslora": True},
+        "top-half": {"layers": 0.5},  # TrainingConfig.lora_layers: LoRA on the top layers only
+    }
     return {
         name: make_adapter(root / name, tiny_model_dir, seed=i, fingerprint="-", **options)
         for i, (name, options) in enumerate(kinds.items())
@@ -35,7 +39,7 @@ def test_a_mixed_batch_gets_each_rows_peft_logits(tiny_model_dir, adapters):
     bank = LoraBank(model)
     for name, path in adapters.items():
         bank.add(name, read_adapter(Path(path), model))
-    keys = ["r4-rslora", None, "r8"]
+    keys = ["r4-rslora", None, "r8", "top-half"]
     with bank.rows(keys):
         ours = logits(model, tokenizer)
     base = logits(model, tokenizer)  # outside a batch the hooks add nothing
@@ -44,8 +48,10 @@ def test_a_mixed_batch_gets_each_rows_peft_logits(tiny_model_dir, adapters):
     assert torch.equal(base, logits(reference, tokenizer))
     peft = PeftModel.from_pretrained(reference, adapters["r8"], adapter_name="r8")
     peft.load_adapter(adapters["r4-rslora"], adapter_name="r4-rslora")
+    peft.load_adapter(adapters["top-half"], adapter_name="top-half")
     expected = logits(peft, tokenizer, adapter_names=[key or "__base__" for key in keys])
-    assert not torch.allclose(ours[0], base[0], atol=1e-3)  # the adapters do change the answer
+    for row in (0, 2, 3):  # the adapters do change the answer
+        assert not torch.allclose(ours[row], base[row], atol=1e-3)
     assert torch.allclose(ours, expected, atol=1e-5)
 
 
@@ -55,7 +61,7 @@ def test_an_adapter_reattached_under_its_key_serves_its_new_weights(tiny_model_d
     model, tokenizer = load_model(tiny_model_dir)
     bank = LoraBank(model)
     bank.add("a", read_adapter(Path(adapters["r8"]), model))
-    keys = ["a", None, "a"]
+    keys = ["a", None, "a", None]
     with bank.rows(keys):
         first = logits(model, tokenizer)
     with bank.rows(keys):

@@ -87,7 +87,7 @@ def test_the_shared_prompt_prefix_runs_once_with_the_same_loss_and_gradients(
     from training.modeling import load_model
 
     model, _ = load_model(tiny_model_dir, device="cpu")
-    model = get_peft_model(model, lora_config(TrainingConfig(lora_dropout=0.0)))
+    model = get_peft_model(model, lora_config(TrainingConfig(lora_dropout=0.0), model))
     torch.manual_seed(0)
     for name, param in model.named_parameters():
         if "lora_B" in name:  # LoRA starts as a no-op; make it count in the prefix's K/V
@@ -168,6 +168,17 @@ def test_loss_goes_down_on_a_repeated_tiny_dataset(tiny_model_dir: Path, tmp_pat
     assert tokens_per_s > 0
     # the last step is always checkpointed
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-000020"]
+
+
+def test_lora_layers_adapts_only_the_top_layers(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    config = dataclasses.replace(FAST, max_steps=2, lora_layers=0.5)
+    result = finetune(tiny_model_dir, PAIRS, config=config, checkpoint_dir=tmp_path)
+    adapted = {n for n, p in result.model.named_parameters() if p.requires_grad}
+    # The tiny model has 2 layers: LoRA on every linear of layer 1, none on layer 0.
+    assert adapted and all(".layers.1." in n for n in adapted)
+    assert len(adapted) == 2 * 7  # A and B of q, k, v, o, gate, up, down
 
 
 def test_stop_checkpoint_resume_matches_an_uninterrupted_run(
