@@ -99,6 +99,18 @@ def score(
     )
 
 
+def keeps_free_answer(
+    pair: Pair, answer: Any, *, schema: Any, copied: Mapping[str, int] | None = None
+) -> bool:
+    """Whether `auto` serves an adapter's free `answer` to `pair.input` as it is (the
+    runtime's rule): it validates and its `copied` fields are spans of the input."""
+    return (
+        answer is not None
+        and not schema_issues(schema, answer)
+        and not (copied and off_span(answer, input_text(pair.input), copied))
+    )
+
+
 def evaluate_served(
     eval_set: Sequence[Pair],
     free: EvalResult,
@@ -109,21 +121,18 @@ def evaluate_served(
     concurrency: int = 1,
 ) -> EvalResult:
     """What `auto` serves with an adapter, given its free pass over `eval_set`: per row the free
-    answer when it validates and keeps the adapter's `copied` fields to spans of the input,
-    else `constrained`'s (the runtime's rule). Only those other rows are decoded again, so the
-    served figure costs a fraction of a pass."""
-    invalid = [
+    answer where `keeps_free_answer`, else `constrained`'s. Only those other rows are decoded
+    again, so the served figure costs a fraction of a pass."""
+    redo = [
         i
-        for i, p in enumerate(free.predictions)
-        if p is None
-        or schema_issues(schema, p)
-        or (copied and off_span(p, input_text(eval_set[i].input), copied))
+        for i, (pair, answer) in enumerate(zip(eval_set, free.predictions, strict=True))
+        if not keeps_free_answer(pair, answer, schema=schema, copied=copied)
     ]
     redone = evaluate(
-        [eval_set[i] for i in invalid], predict=constrained, schema=schema, concurrency=concurrency
+        [eval_set[i] for i in redo], predict=constrained, schema=schema, concurrency=concurrency
     )
     preds = list(free.predictions)
-    for i, pred in zip(invalid, redone.predictions, strict=True):
+    for i, pred in zip(redo, redone.predictions, strict=True):
         preds[i] = pred
     return score(
         eval_set,
@@ -134,14 +143,21 @@ def evaluate_served(
     )
 
 
-def constrained_agreement(free: EvalResult, constrained: EvalResult, *, schema: Any) -> float:
-    """Share of the rows whose free answer validates where the constrained answer is the same
-    value: 1.0 when constrained decoding never changes an answer it did not have to (1.0
-    when no free answer validates: nothing to compare)."""
+def constrained_agreement(
+    eval_set: Sequence[Pair],
+    free: EvalResult,
+    constrained: EvalResult,
+    *,
+    schema: Any,
+    copied: Mapping[str, int] | None = None,
+) -> float:
+    """Share of the rows whose free answer `auto` keeps where the constrained answer is the
+    same value: 1.0 when constrained decoding never changes an answer it did not have to (1.0
+    when there is no such row: nothing to compare)."""
     pairs = [
         (f, c)
-        for f, c in zip(free.predictions, constrained.predictions, strict=True)
-        if f is not None and not schema_issues(schema, f)
+        for pair, f, c in zip(eval_set, free.predictions, constrained.predictions, strict=True)
+        if keeps_free_answer(pair, f, schema=schema, copied=copied)
     ]
     if not pairs:
         return 1.0

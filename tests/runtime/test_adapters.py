@@ -98,6 +98,32 @@ def test_auto_mode_uses_the_adapter_first_then_constrained(runtime, adapters):
         assert len(result.attempts) == 2
 
 
+def test_fields_an_adapter_copies_are_held_to_the_inputs_spans(runtime, tiny_model_dir, tmp_path):
+    """The manifest says the adapter copies /a from its input (training/spans.py): constrained
+    answers give /a only text of the input, and `auto` keeps a free answer only when its /a is
+    such text. The random tiny model would write anything there otherwise."""
+    import json
+
+    from training.finetune import MANIFEST
+    from training.spans import span_units
+
+    path = Path(
+        make_adapter(tmp_path / "s", tiny_model_dir, seed=5, fingerprint=runtime.model_fingerprint)
+    )
+    manifest = json.loads((path / MANIFEST).read_text())
+    (path / MANIFEST).write_text(json.dumps({**manifest, "copied_fields": {"/a": 2}}))
+    text = "send the parcel to Oslo by Friday"
+    for mode in ("constrained", "auto"):
+        request = GenerateRequest(schema=SCHEMA, input=text, mode=mode, max_tokens=40)
+        result = runtime.generate(request, adapter=str(path))
+        assert result.valid
+        assert span_units(text, result.output["a"]) is not None, result.output
+    first = result.attempts[0]  # auto's free answer: kept only if its /a is input text
+    if first.valid:
+        kept = len(result.attempts) == 1
+        assert [e.keyword for e in first.errors] == ([] if kept else ["copied"])
+
+
 def refusals() -> float:
     return REGISTRY.get_sample_value("formwright_adapter_refusals_total") or 0.0
 

@@ -78,5 +78,31 @@ def test_constrained_agreement_counts_changed_answers_that_were_valid() -> None:
     free = _scored([gold[0], {"city": "Rome", "unit": "rankine"}, None])
     # Row 0's free answer validated and the constrained pass changed it; rows 1-2 were invalid.
     changed = _scored([{"city": "Lyon", "unit": "celsius"}, gold[1], gold[2]])
-    assert constrained_agreement(free, changed, schema=SCHEMA) == 0.0
-    assert constrained_agreement(free, _scored(gold), schema=SCHEMA) == 1.0
+    assert constrained_agreement(EXAMPLES, free, changed, schema=SCHEMA) == 0.0
+    assert constrained_agreement(EXAMPLES, free, _scored(gold), schema=SCHEMA) == 1.0
+    # A free answer that strays from a copied field's input text had to change.
+    strayed = _scored([{**gold[0], "city": "Pariss"}, gold[1], gold[2]])
+    assert constrained_agreement(EXAMPLES, strayed, _scored(gold), schema=SCHEMA) == 2 / 3
+    fixed = constrained_agreement(
+        EXAMPLES, strayed, _scored(gold), schema=SCHEMA, copied={"/city": 1}
+    )
+    assert fixed == 1.0
+
+
+def test_served_redecodes_a_valid_answer_whose_copied_field_is_not_input_text() -> None:
+    gold = [p.output for p in EXAMPLES]
+    strayed = {**gold[0], "city": "Pariss"}  # valid, but the input says "Paris"
+    free = _scored([strayed, gold[1], gold[2]])
+    asked: list[str] = []
+
+    def constrained(text: str) -> object:
+        asked.append(text)
+        return gold[[p.input for p in EXAMPLES].index(text)]
+
+    kept = evaluate_served(EXAMPLES, free, constrained=constrained, schema=SCHEMA)
+    assert (asked, kept.predictions[0]) == ([], strayed)  # no copied fields: the rule is validity
+    served = evaluate_served(
+        EXAMPLES, free, constrained=constrained, schema=SCHEMA, copied={"/city": 1}
+    )
+    assert asked == [EXAMPLES[0].input]
+    assert served.predictions == gold
