@@ -52,8 +52,8 @@ def span_units(text: str, value: str) -> int | None:
     starts = {s: i for i, (s, _) in enumerate(units)}
     ends = {e: i for i, (_, e) in enumerate(units)}
     best = None
-    for match in re.finditer(re.escape(value), text):
-        first, last = starts.get(match.start()), ends.get(match.end())
+    for match in re.finditer(f"(?={re.escape(value)})", text):  # overlapping ones too
+        first, last = starts.get(match.start()), ends.get(match.start() + len(value))
         if first is not None and last is not None:
             n = last - first + 1
             best = n if best is None else min(best, n)

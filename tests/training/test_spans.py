@@ -62,6 +62,7 @@ def test_punctuation_splits_units_and_letters_within_a_word_do_not() -> None:
     assert span_units(text, "un.") is None
     assert span_units(text, "is") == 1  # "is" is a word here, not the end of "this"
     assert span_units("this one", "is") is None
+    assert span_units("xab ab ab", "ab ab") == 2  # where it overlaps an unaligned occurrence
 
 
 def test_the_dev_sets_copied_fields_are_their_span_fields() -> None:
