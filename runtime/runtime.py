@@ -33,7 +33,7 @@ from runtime.grammar.compiler import (
     schema_key,
 )
 from runtime.quant import quantize_model
-from training.spans import input_text, off_span, restrict_to_spans
+from training.spans import input_text, restrict_to_spans, strays
 
 if TYPE_CHECKING:
     from schemas.errors import Issue
@@ -320,8 +320,9 @@ class ModelRuntime:
         decoding = "unconstrained"
 
         # Fields the adapter learned to copy from its input, held to the input's spans.
-        spans = self._span_schema(req, adapter)
-        schema = req.schema if spans is None else spans[0]
+        copied = self._copied_fields(adapter) if adapter is not None else {}
+        text = input_text(req.input)
+        restricted = None  # the schema with those fields held, once worked out
         if adapter is not None and req.mode == "auto":
             # The adapter's own answer first; constrained decoding only when it does not
             # conform, or writes a copied field with text that is not in the input.
@@ -332,7 +333,9 @@ class ModelRuntime:
                 req.schema, first.text, finish_reason=first.finish_reason
             )
             attempts.append(Attempt("unconstrained", not errors, errors, first.finish_reason))
-            off = [] if errors or spans is None else off_span(output, spans[1], spans[2])
+            off: list[str] = []
+            if copied and not errors:
+                off, restricted = strays(req.schema, output, text, copied)
             attempts[-1].errors += [_issue(OFF_SPAN, "copied", pointer) for pointer in off]
             if not errors and not off:
                 return GenerateResult(
@@ -349,8 +352,12 @@ class ModelRuntime:
                 )
         if req.mode in ("auto", "constrained"):
             try:
-                fingerprint = req.schema_fingerprint if spans is None else None
-                grammar = self.grammar(schema, schema_fingerprint=fingerprint)
+                if copied and restricted is None:
+                    restricted = restrict_to_spans(req.schema, text, copied)[0]
+                if restricted is None:
+                    grammar = self.grammar(req.schema, schema_fingerprint=req.schema_fingerprint)
+                else:  # keyed by its content: the spans differ per input
+                    grammar = self.grammar(restricted)
             except GrammarCompileError as exc:
                 if req.mode == "constrained":
                     raise
@@ -381,19 +388,6 @@ class ModelRuntime:
             finish_reason=gen.finish_reason,
             first_token_ms=_since(start, gen.first_token_at),
         )
-
-    def _span_schema(
-        self, req: GenerateRequest, adapter: str | None
-    ) -> tuple[dict[str, Any], str, dict[str, int]] | None:
-        """For an adapter that copies fields from its input (training/spans.py): the request's
-        schema with those fields restricted to the input's spans, the input text and the
-        fields; None when there is nothing to restrict."""
-        if adapter is None or req.mode == "unconstrained":
-            return None
-        fields = self._copied_fields(adapter)
-        text = input_text(req.input)
-        restricted = restrict_to_spans(req.schema, text, fields) if fields else None
-        return None if restricted is None else (restricted, text, fields)
 
     def _copied_fields(self, adapter: str) -> dict[str, int]:
         """The adapter manifest's `copied_fields` (adapter files never change in place)."""

@@ -18,7 +18,7 @@ from training.data import Pair
 from training.leaves import json_equal
 from training.metrics import conformance, exact_match, field_accuracy
 from training.pairs import schema_issues
-from training.spans import input_text, off_span
+from training.spans import input_text, strays
 
 Predict = Callable[[str], Any]
 
@@ -103,11 +103,11 @@ def keeps_free_answer(
     pair: Pair, answer: Any, *, schema: Any, copied: Mapping[str, int] | None = None
 ) -> bool:
     """Whether `auto` serves an adapter's free `answer` to `pair.input` as it is (the
-    runtime's rule): it validates and its `copied` fields are spans of the input."""
+    runtime's rule): it validates and no `copied` field strays from the input's spans."""
     return (
         answer is not None
         and not schema_issues(schema, answer)
-        and not (copied and off_span(answer, input_text(pair.input), copied))
+        and not (copied and strays(schema, answer, input_text(pair.input), copied)[0])
     )
 
 

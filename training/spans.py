@@ -5,7 +5,7 @@ of some fields is a piece of the input, yet a small model's free answer drifts: 
 day` for `ascension day`, `Saga Chump Change` for `saga Chump Change`, a span running one word
 too far. Training learns which fields are copied (`copied_fields`, kept in the adapter's
 manifest); serving then treats a copied field whose value is not a span of the request's input
-as a miss and decodes again with the field restricted to the input's spans
+as a miss (`strays`) and decodes again with the field restricted to the input's spans
 (`restrict_to_spans`): the grammar offers only text that is there.
 
 A *span* starts and ends on unit boundaries: units are runs of letters and digits and single
@@ -114,7 +114,9 @@ def off_span(output: Any, text: str, fields: Mapping[str, int]) -> list[str]:
 
 
 def _subschema(schema: Any, pattern: str) -> dict[str, Any] | None:
-    """The one plain object schema a leaf pattern names (through properties and items only)."""
+    """The node a leaf pattern reaches through `properties` and `items` alone. Not
+    `schema_paths.subschemas_at`: it follows `$ref`s and combinators to nodes other paths may
+    share, and restricting one of those would restrict those paths too."""
     node = schema
     for token in pattern_tokens(pattern):
         if not isinstance(node, dict):
@@ -126,15 +128,18 @@ def _subschema(schema: Any, pattern: str) -> dict[str, Any] | None:
     return node if isinstance(node, dict) else None
 
 
-def restrict_to_spans(schema: Any, text: str, fields: Mapping[str, int]) -> Any | None:
-    """`schema` with each copied string field restricted to the spans of `text` that it
-    accepts (an `enum`; null stays allowed where it was), or None when no field could be: a
-    field reached through anything but `properties` and `items`, not a string (or string or
-    null), already an enum, or with too many spans."""
+def restrict_to_spans(
+    schema: Any, text: str, fields: Mapping[str, int]
+) -> tuple[Any | None, dict[str, int]]:
+    """(`schema` with each copied string field it can hold restricted to the spans of `text`
+    that the field accepts, as an `enum` (null stays allowed where it was), or None when it can
+    hold none; the fields it holds). Left free: a field reached through anything but
+    `properties` and `items`, not a string (or string or null), already an enum, or with too
+    many spans."""
     from jsonschema import Draft202012Validator
 
     restricted = copy.deepcopy(schema)
-    changed = False
+    held: dict[str, int] = {}
     for pattern, longest in fields.items():
         sub = _subschema(restricted, pattern)
         kinds = sub.get("type") if sub is not None else None
@@ -154,5 +159,18 @@ def restrict_to_spans(schema: Any, text: str, fields: Mapping[str, int]) -> Any 
         allowed: list[str | None] = [c for c in candidates if check.is_valid(c)]
         if allowed:
             sub["enum"] = allowed + [None] * ("null" in kinds)
-            changed = True
-    return restricted if changed else None
+            held[pattern] = longest
+    return (restricted if held else None), held
+
+
+def strays(
+    schema: Any, output: Any, text: str, fields: Mapping[str, int]
+) -> tuple[list[str], Any | None]:
+    """`auto`'s rule for a valid answer of an adapter that copies `fields`: the pointers of its
+    copied values that are not spans of `text`, among the fields `restrict_to_spans` holds (a
+    field it leaves free could not be decoded any closer), and the restricted schema when it
+    was worked out. An answer whose copied values are all spans costs no restriction."""
+    if not off_span(output, text, fields):
+        return [], None
+    restricted, held = restrict_to_spans(schema, text, fields)
+    return off_span(output, text, held), restricted

@@ -100,8 +100,10 @@ def test_auto_mode_uses_the_adapter_first_then_constrained(runtime, adapters):
 
 def test_fields_an_adapter_copies_are_held_to_the_inputs_spans(runtime, tiny_model_dir, tmp_path):
     """The manifest says the adapter copies /a from its input (training/spans.py): constrained
-    answers give /a only text of the input, and `auto` keeps a free answer only when its /a is
-    such text. The random tiny model would write anything there otherwise."""
+    decoding, alone or as `auto`'s fallback, gives /a only text of the input; the random tiny
+    model would write anything there otherwise. (Which valid free answers `auto` keeps is
+    `training.spans.strays`, tested in tests/training/test_spans.py: this model's free answers
+    are never valid JSON.)"""
     import json
 
     from training.finetune import MANIFEST
@@ -118,10 +120,6 @@ def test_fields_an_adapter_copies_are_held_to_the_inputs_spans(runtime, tiny_mod
         result = runtime.generate(request, adapter=str(path))
         assert result.valid
         assert span_units(text, result.output["a"]) is not None, result.output
-    first = result.attempts[0]  # auto's free answer: kept only if its /a is input text
-    if first.valid:
-        kept = len(result.attempts) == 1
-        assert [e.keyword for e in first.errors] == ([] if kept else ["copied"])
 
 
 def refusals() -> float:

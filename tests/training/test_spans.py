@@ -17,6 +17,7 @@ from training.spans import (
     restrict_to_spans,
     span_units,
     spans,
+    strays,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
@@ -102,7 +103,8 @@ def test_restricting_keeps_null_and_the_fields_own_rules() -> None:
     }
     text = "fly from Rome to New York"
     fields = {"/city": 2, "/code": 1, "/tags/*": 1}
-    restricted = restrict_to_spans(schema, text, fields)
+    restricted, held = restrict_to_spans(schema, text, fields)
+    assert held == {"/city": 2, "/tags/*": 1}
     city = restricted["properties"]["city"]["enum"]
     assert None in city
     assert "New York" in city
@@ -111,15 +113,32 @@ def test_restricting_keeps_null_and_the_fields_own_rules() -> None:
     assert "enum" not in restricted["$defs"]["code"]  # through a $ref: left as it is
     assert restricted["properties"]["tags"]["items"]["enum"][:2] == ["fly", "fly from"]
     assert schema["properties"]["city"] == {"type": ["string", "null"], "maxLength": 8}
-    assert restrict_to_spans(schema, text, {"/code": 1}) is None
+    assert restrict_to_spans(schema, text, {"/code": 1}) == (None, {})
+
+
+def test_an_answer_strays_only_where_decoding_could_hold_it() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "code": {"$ref": "#/$defs/code"}},
+        "$defs": {"code": {"type": "string"}},
+    }
+    text = "fly to New York, code AB"
+    fields = {"/city": 2, "/code": 1}
+    # Every copied value is input text: nothing to restrict, nothing worked out.
+    assert strays(schema, {"city": "New York", "code": "AB"}, text, fields) == ([], None)
+    off, restricted = strays(schema, {"city": "new york", "code": "XY"}, text, fields)
+    # /code is not input text either, but constrained decoding leaves it free: not a miss.
+    assert off == ["/city"]
+    assert restricted["properties"]["city"]["enum"][:2] == ["fly", "fly to"]
+    assert strays(schema, {"city": "New York", "code": "XY"}, text, fields)[0] == []
 
 
 def test_an_input_with_too_many_spans_leaves_the_field_free() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     long = " ".join(f"w{i}" for i in range(MAX_CANDIDATES))
-    assert restrict_to_spans(schema, long, {"/a": 1}) is None
+    assert restrict_to_spans(schema, long, {"/a": 1}) == (None, {})
     # A span may run SLACK_UNITS past the longest value seen: all six spans of "a b c".
-    restricted = restrict_to_spans(schema, "a b c", {"/a": 3 - SLACK_UNITS})
+    restricted, _ = restrict_to_spans(schema, "a b c", {"/a": 3 - SLACK_UNITS})
     assert len(restricted["properties"]["a"]["enum"]) == 6
 
 
