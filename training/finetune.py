@@ -396,8 +396,11 @@ def finetune(
     torch.set_num_threads(os.cpu_count() or 1)
     checkpoint_dir = Path(checkpoint_dir)
 
-    model, tokenizer = load_model(Path(base_model), device=device)
+    model, tokenizer = load_model(Path(base_model), device=device, precision=config.precision)
     device = str(next(model.parameters()).device)
+    # bf16 weights: the matmuls run in bf16 under autocast; the adapter (peft keeps it fp32),
+    # its gradients and the optimizer stay fp32.
+    bf16 = next(model.parameters()).dtype == torch.bfloat16
     encoded, dropped = encode_pairs(
         tokenizer,
         train,
@@ -473,7 +476,8 @@ def finetune(
             break
         batch = [encoded[i] for i in plan[step]]
         ids, labels, mask = (t.to(device) for t in _collate(batch, pad_id))
-        loss = target_loss(model, ids, labels, mask)
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            loss = target_loss(model, ids, labels, mask)
         loss.backward()
         if config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)

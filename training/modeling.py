@@ -128,18 +128,40 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_model(path: Path, *, device: str | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) from a local transformers dir, in eval mode on `device`."""
+def cpu_bf16_dot() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512_BF16 or AMX); elsewhere oneDNN
+    emulates bf16 matmuls, slower than fp32 (see training.config)."""
+    import torch
+
+    capabilities = torch.cpu.get_capabilities()
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
+def weight_dtype(device: str, precision: str = "fp32") -> Any:
+    """The torch dtype a model's weights are loaded in: on a GPU bf16 (fp16 where bf16 is
+    missing) whatever `precision` says; on a CPU fp32, or bf16 for `precision` "bf16", and
+    for "auto" where `cpu_bf16_dot()`."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "bf16" or (precision == "auto" and cpu_bf16_dot()):
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_model(
+    path: Path, *, device: str | None = None, precision: str = "fp32"
+) -> tuple[Any, Any]:
+    """(model, tokenizer) from a local transformers dir, in eval mode on `device`, its
+    weights in `weight_dtype(device, precision)`."""
     _force_offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(os.cpu_count() or 1)
     device = device or pick_device()
-    # fp32 on CPU (no fast half-precision kernels there); bf16/fp16 halves memory on GPU.
-    dtype = torch.float32
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    dtype = weight_dtype(device, precision)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
     model.to(device)  # type: ignore[arg-type]  # transformers types `to` through a decorator
