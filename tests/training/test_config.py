@@ -42,6 +42,7 @@ def test_defaults_fit_the_15_minute_budget() -> None:
         ({"lora_rank": True}, "lora_rank must be an integer in [1, 1024], got True"),
         ({"lora_dropout": 1.0}, "lora_dropout must be in [0, 1), got 1.0"),
         ({"lora_layers": 0}, "lora_layers must be in (0, 1], got 0"),
+        ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16, got 'fp16'"),
         ({"learning_rate": float("nan")}, "learning_rate must be in (0, 1], got nan"),
         ({"target_modules": []}, "target_modules must be 'all-linear' or a non-empty list"),
         ({"batch_size": 0}, "batch_size must be an integer in [1, 4096], got 0"),

@@ -181,6 +181,54 @@ def test_lora_layers_adapts_only_the_top_layers(tiny_model_dir: Path, tmp_path: 
     assert len(adapted) == 2 * 7  # A and B of q, k, v, o, gate, up, down
 
 
+def test_bf16_training_keeps_the_adapter_fp32_and_learns_like_fp32(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    import torch
+    from safetensors.torch import load_file
+
+    config = dataclasses.replace(FAST, max_steps=12, lora_dropout=0.0)
+    runs = {
+        precision: finetune(
+            tiny_model_dir,
+            PAIRS,
+            config=dataclasses.replace(config, precision=precision),
+            checkpoint_dir=tmp_path / precision,
+        )
+        for precision in ("fp32", "bf16")
+    }
+    model = runs["bf16"].model
+    assert {p.dtype for p in model.parameters() if not p.requires_grad} == {torch.bfloat16}
+    assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
+    fp32, bf16 = runs["fp32"].losses, runs["bf16"].losses
+    assert sum(bf16[-3:]) / 3 < bf16[0] - 0.5
+    # bf16 rounding moves the curve a little, not its course
+    assert all(abs(a - b) < 0.05 * a for a, b in zip(fp32, bf16, strict=True))
+    # the adapter serves on the fp32 engine: it is saved in fp32
+    dest = save_adapter(model, tmp_path / "adapter", {})
+    saved = load_file(dest / "adapter_model.safetensors")
+    assert {t.dtype for t in saved.values()} == {torch.float32}
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "expected"),
+    [({"avx512_bf16": True}, "bfloat16"), ({"amx_bf16": True}, "bfloat16"), ({}, "float32")],
+)
+def test_auto_precision_is_bf16_only_where_the_cpu_multiplies_bf16(
+    monkeypatch: pytest.MonkeyPatch, capabilities: dict[str, bool], expected: str
+) -> None:
+    import torch
+
+    from training.modeling import weight_dtype
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert weight_dtype("cpu", "auto") == getattr(torch, expected)
+    assert weight_dtype("cpu", "fp32") == torch.float32
+    assert weight_dtype("cpu", "bf16") == torch.bfloat16
+
+
 def test_stop_checkpoint_resume_matches_an_uninterrupted_run(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
