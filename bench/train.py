@@ -196,9 +196,9 @@ def run(
         f"{'(c) == (b) where auto keeps (b)':32} {agreement:10.1%}",
         f"{'evaluation (3 configurations)':32} {eval_seconds:10.0f} s",
         f"{'pipeline wall time':32} {wall / 60:10.1f} min",
-        f"{'training':32} {train_seconds:10.0f} s  {tokens_per_s:7.1f} tok/s",
+        f"{'training':32} {train_seconds:10.0f} s  {tokens_per_s:7.1f} tok/s  ({result.precision})",
         f"{'HF Trainer + peft (same pairs)':32} {hf_seconds:10.0f} s  {hf_rate:7.1f} tok/s"
-        f"  ({hf_steps} steps)",
+        f"  ({hf_steps} steps, fp32)",
         f"{'tokens/s ratio vs Trainer':32} {tokens_per_s / hf_rate:10.2f}x",
     ]
     return lines

@@ -57,6 +57,7 @@ class FinetuneResult:
     dropped: int  # examples longer than max_seq_len, left out
     checkpoint: Path | None  # the latest checkpoint written
     resumed_from: int | None  # the step this run resumed at, if it did
+    precision: str = "fp32"  # what config.precision resolved to here: fp32, bf16 or fp16
     model: Any = field(default=None, repr=False)  # the PeftModel (trained as far as `step`)
     tokenizer: Any = field(default=None, repr=False)
 
@@ -400,7 +401,11 @@ def finetune(
     device = str(next(model.parameters()).device)
     # bf16 weights: the matmuls run in bf16 under autocast; the adapter (peft keeps it fp32),
     # its gradients and the optimizer stay fp32.
-    bf16 = next(model.parameters()).dtype == torch.bfloat16
+    weights = next(model.parameters()).dtype
+    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(weights, "fp32")
+    autocast = torch.autocast(
+        device.split(":")[0], dtype=torch.bfloat16, enabled=weights == torch.bfloat16
+    )
     encoded, dropped = encode_pairs(
         tokenizer,
         train,
@@ -476,7 +481,7 @@ def finetune(
             break
         batch = [encoded[i] for i in plan[step]]
         ids, labels, mask = (t.to(device) for t in _collate(batch, pad_id))
-        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+        with autocast:
             loss = target_loss(model, ids, labels, mask)
         loss.backward()
         if config.max_grad_norm is not None:
@@ -506,6 +511,7 @@ def finetune(
         dropped=dropped,
         checkpoint=saved,
         resumed_from=resumed_from,
+        precision=precision,
         model=model,
         tokenizer=tokenizer,
     )

@@ -274,6 +274,7 @@ def finetune(run: StageRun) -> None:
         "tokens": result.tokens,
         "seconds": round(result.seconds, 1),
         "tokens_per_s": round(result.tokens / result.seconds, 1) if result.seconds else None,
+        "precision": result.precision,
         "dropped": result.dropped,
         "resumed_from": result.resumed_from,
         "loss_history": losses,

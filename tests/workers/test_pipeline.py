@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.workers.conftest import wait_for_job
+from training.modeling import cpu_bf16_dot
 
 SCHEMA = {
     "type": "object",
@@ -54,6 +55,8 @@ def test_a_job_trains_evaluates_promotes_and_serves_its_adapter(live_app, worker
     assert job["data"]["dataset"]["eval"] == 4
     assert job["data"]["dataset"]["eval_set"] == "pinned"
     assert job["data"]["validation"]["train_pairs"] >= job["data"]["dataset"]["train_real"]
+    # the job says what it trained in: bf16 only on a CPU that multiplies bf16
+    assert job["data"]["training"]["precision"] == ("bf16" if cpu_bf16_dot() else "fp32")
     kinds = [e["kind"] for e in job["events"]]
     assert kinds[0] == "queued"
     assert kinds[-1] == "succeeded"
