@@ -177,8 +177,8 @@ class TrainingConfig(_Options):
         default=1.0,
         metadata={
             "help": "Share of the decoder layers, counted from the top, that get LoRA (1: all). "
-            "The backward pass stops at the lowest adapted layer: 0.5 took 1.6 s a step "
-            "against 2.1 on snips-commands (2 cores)."
+            "The backward pass stops at the lowest adapted layer: 0.5 trained snips-weather "
+            "in 60% of the time, but to 92% field accuracy instead of 96%."
         },
     )
     precision: str = field(
