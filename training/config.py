@@ -184,9 +184,9 @@ class TrainingConfig(_Options):
     precision: str = field(
         default="auto",
         metadata={
-            "help": "Training arithmetic: 'fp32', 'bf16' (base weights and matmuls in bf16, "
-            "the adapter in fp32), or 'auto': bf16 on a CPU with bf16 dot-product "
-            "instructions (AVX512_BF16, AMX), fp32 on other CPUs, half precision on a GPU."
+            "help": "Training arithmetic on a CPU: 'fp32', 'bf16' (base weights and matmuls in "
+            "bf16, the adapter in fp32), or 'auto': bf16 where the CPU has bf16 dot-product "
+            "instructions (AVX512_BF16, AMX), else fp32. A GPU trains in bf16 (fp16 without)."
         },
     )
     learning_rate: float = field(
