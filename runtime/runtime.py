@@ -321,7 +321,7 @@ class ModelRuntime:
 
         # Fields the adapter learned to copy from its input, held to the input's spans.
         copied = self._copied_fields(adapter) if adapter is not None else {}
-        text = input_text(req.input)
+        text = input_text(req.input) if copied else ""
         restricted = None  # the schema with those fields held, once worked out
         if adapter is not None and req.mode == "auto":
             # The adapter's own answer first; constrained decoding only when it does not

@@ -16,8 +16,9 @@ learning rate (the loss is ~0.4 by step 5).
 or AMX): base weights stored in bf16, the adapter and its optimizer in fp32, matmuls under
 autocast. On an AMD EPYC with AVX512_BF16 a snips-commands step took 1,660 ms against 2,215 in
 fp32 (2026-12-07); autocast over fp32 weights, which casts every weight every step, was no
-faster there, and ~15% faster on an AMX Xeon. Without those instructions bf16 is emulated: an
-Ice Lake Xeon (AVX-512, no AVX512_BF16) took 2.3x fp32's time a step, so "auto" stays fp32.
+faster there (an earlier note measured it ~15% faster on an AMX Xeon). Without those
+instructions bf16 is emulated: an Ice Lake Xeon (AVX-512, no AVX512_BF16) took 2.3x fp32's
+time a step, so "auto" stays fp32.
 """
 
 from __future__ import annotations

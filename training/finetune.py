@@ -57,7 +57,7 @@ class FinetuneResult:
     dropped: int  # examples longer than max_seq_len, left out
     checkpoint: Path | None  # the latest checkpoint written
     resumed_from: int | None  # the step this run resumed at, if it did
-    precision: str = "fp32"  # what config.precision resolved to here: fp32, bf16 or fp16
+    precision: str  # what config.precision resolved to here: fp32, bf16 or fp16
     model: Any = field(default=None, repr=False)  # the PeftModel (trained as far as `step`)
     tokenizer: Any = field(default=None, repr=False)
 

@@ -130,7 +130,8 @@ def pick_device() -> str:
 
 def cpu_bf16_dot() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512_BF16 or AMX); elsewhere oneDNN
-    emulates bf16 matmuls, slower than fp32 (see training.config)."""
+    emulates bf16 matmuls, slower than fp32 (see training.config). Stricter than
+    `runtime.quant.native_bf16` (oneDNN has a bf16 path), which every AVX-512 CPU passes."""
     import torch
 
     capabilities = torch.cpu.get_capabilities()
