@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -224,8 +225,18 @@ def main() -> None:
         "--dump", type=Path, help="write each configuration's predictions and the adapter here"
     )
     args = parser.parse_args()
+    # Train as the worker does: with jemalloc where it is installed (the Trainer baseline
+    # runs in this process, so it gets it too).
+    from cli.malloc import rerun_with_jemalloc
+    from service.config import Settings
+
+    rerun_with_jemalloc(sys.argv, malloc=Settings().malloc)
+    preload = os.environ.get("LD_PRELOAD", "")
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    print(f"bench/train.py  eval_limit={args.eval_limit}  overrides={overrides}")
+    print(
+        f"bench/train.py  eval_limit={args.eval_limit}  overrides={overrides}  "
+        f"malloc={'jemalloc' if 'jemalloc' in preload else 'glibc'}"
+    )
     for dataset in args.datasets.split(","):
         for line in run(
             dataset, args.eval_limit or None, args.baseline_steps, overrides, args.dump

@@ -111,7 +111,10 @@ def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Run a Celery worker (any number, on any machine sharing the DB and artifacts)."""
+    from cli.malloc import rerun_with_jemalloc
     from workers.app import run_worker
 
-    get_settings().private_data_dir()
+    settings = get_settings()
+    rerun_with_jemalloc(["-m", "cli", *sys.argv[1:]], malloc=settings.malloc)
+    settings.private_data_dir()
     run_worker(queues=[q for q in queues.split(",") if q], concurrency=concurrency)

@@ -10,6 +10,7 @@ Heavy imports (torch, transformers, peft) happen inside the functions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -201,6 +202,49 @@ def lora_config(config: TrainingConfig, model: Any) -> Any:
         layers_to_transform=layers,
         bias="none",
     )
+
+
+@functools.cache
+def _bits_dropout() -> type:
+    import torch
+
+    class BitsDropout(torch.nn.Module):
+        """Dropout (inverted, like `nn.Dropout`) whose mask takes 16 random bits an element,
+        four from each 64-bit draw of torch's generator. `nn.Dropout` draws a float an
+        element: ~1.2 ms for one 4x90x576 LoRA input on 2 cores, 420 inputs a step, 15-19%
+        of a bf16 step in the profiler; this made a step ~10% faster. `p` is kept to 1/65536."""
+
+        def __init__(self, p: float) -> None:
+            super().__init__()
+            self.p = p
+            self.threshold = round(p * 65536) - 32768  # int16 draws below it drop
+
+        def forward(self, x: Any) -> Any:
+            if not self.training or self.p == 0:
+                return x
+            n = x.numel()
+            bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
+            bits.random_(-(2**63), None)  # all 64 bits (random_() leaves the sign bit 0)
+            keep = bits.view(torch.int16)[:n].view(x.shape) >= self.threshold
+            return x * (keep.to(x.dtype) * (1 / (1 - self.p)))
+
+        def extra_repr(self) -> str:
+            return f"p={self.p}"
+
+    return BitsDropout
+
+
+def cheap_lora_dropout(model: Any) -> None:
+    """Swap peft's LoRA input dropout (`nn.Dropout`) for `BitsDropout`, the same
+    regularizer with cheaper masks (it trains no parameter and saves nothing)."""
+    import torch
+
+    for module in model.modules():
+        dropouts = getattr(module, "lora_dropout", None)
+        if isinstance(dropouts, torch.nn.ModuleDict):
+            for name, dropout in dropouts.items():
+                if isinstance(dropout, torch.nn.Dropout) and dropout.p > 0:
+                    dropouts[name] = _bits_dropout()(dropout.p)
 
 
 def shared_prefix(ids: Any, labels: Any, mask: Any) -> int:
@@ -423,6 +467,7 @@ def finetune(
 
     torch.manual_seed(config.seed)
     model = get_peft_model(model, lora_config(config, model))
+    cheap_lora_dropout(model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)

@@ -212,6 +212,40 @@ def test_bf16_training_keeps_the_adapter_fp32_and_learns_like_fp32(
     assert {t.dtype for t in saved.values()} == {torch.float32}
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.9])
+def test_lora_dropout_drops_its_share_and_keeps_the_mean(dtype: str, p: float) -> None:
+    import torch
+
+    from training.finetune import _bits_dropout
+
+    torch.manual_seed(0)
+    dropout = _bits_dropout()(p)
+    x = torch.ones(4, 90, 576, dtype=getattr(torch, dtype))
+    out = dropout(x)
+    dropped = (out == 0).float().mean().item()
+    assert abs(dropped - p) < 0.01
+    kept = out[out != 0].unique().tolist()
+    assert kept == [pytest.approx(1 / (1 - p), rel=1e-2)]
+    assert abs(out.float().mean().item() - 1) < 0.05  # inverted dropout: the mean holds
+    # masks differ from call to call and element to element; eval mode is the identity
+    assert not torch.equal(dropout(x), out)
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_training_swaps_lora_dropout_for_bits_dropout(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+
+    config = dataclasses.replace(FAST, max_steps=1, lora_dropout=0.1)
+    model = finetune(tiny_model_dir, PAIRS, config=config, checkpoint_dir=tmp_path).model
+    dropouts = [m for name, m in model.named_modules() if ".lora_dropout." in name]
+    assert len(dropouts) == 2 * 7
+    assert all(type(m).__name__ == "BitsDropout" and m.p == 0.1 for m in dropouts)
+    assert not any(isinstance(m, torch.nn.Dropout) for m in dropouts)
+
+
 @pytest.mark.parametrize(
     ("capabilities", "expected"),
     [({"avx512_bf16": True}, "bfloat16"), ({"amx_bf16": True}, "bfloat16"), ({}, "float32")],
