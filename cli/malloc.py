@@ -1,8 +1,8 @@
 """jemalloc under the worker: a CPU training step allocates and frees thousands of activation
 tensors, and glibc's malloc is slow at it (`_int_malloc`, `_int_free` and consolidation were
-~10% of a bf16 step in `perf`). With jemalloc preloaded a snips-commands step took ~20% less
-time (README, "Training speed"). `FORMWRIGHT_MALLOC=system` keeps glibc's; where no jemalloc
-is installed (Debian: `libjemalloc2`, which redis-server pulls in) nothing changes.
+~10% of a bf16 step in `perf`). With jemalloc preloaded a snips-commands step took 8% (bf16)
+to 16% (fp32) less time (`bench/step.py`). `FORMWRIGHT_MALLOC=system` keeps glibc's; where no
+jemalloc is installed (Debian: `libjemalloc2`, which redis-server pulls in) nothing changes.
 
 A library preloads only at exec, so the process runs itself again once, with `LD_PRELOAD`.
 """

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     malloc: Literal["jemalloc", "system"] = Field(
         "jemalloc",
         description="The worker's allocator: jemalloc (preloaded where installed) trains "
-        "~20% faster on CPU than glibc's malloc; `system` keeps glibc's.",
+        "8-16% faster on CPU than glibc's malloc; `system` keeps glibc's.",
     )
     max_batch_size: int = Field(8, ge=1, description="Rows decoded together; 1 = no batching.")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest request body accepted.")
