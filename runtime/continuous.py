@@ -59,6 +59,7 @@ from runtime.events import RuntimeEvents
 from runtime.grammar.base import unpack_bitmask
 from runtime.kvcache import SlotCache
 from runtime.prefix import MIN_PREFIX_TOKENS, PrefixCache
+from runtime.quant import decoding
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +344,8 @@ class ContinuousBatcher:
         for running in rows:
             del running.draft[width - 1 :]
             del running.feed[width:]
-        logits = self._forward(0, len(rows), [r.feed for r in rows], last_only=False)
+        with decoding(self.model):  # low-bit weights, if any, for decode steps only (quant.py)
+            logits = self._forward(0, len(rows), [r.feed for r in rows], last_only=False)
         for slot, running in enumerate(rows):
             kept = self._accept(running, logits[slot], verify=running.draft)
             # the last chosen token and the kept proposals are now the row's KV

@@ -10,6 +10,7 @@ from typing import Any
 
 from runtime.grammar.compiler import CompiledGrammar
 from runtime.grammar.processor import GrammarLogitsProcessor
+from runtime.quant import decoding_after_prompt
 
 
 @dataclass
@@ -167,7 +168,7 @@ def generate_batch(
         stopping.append(Watchers(tokenizer, width, rows, eos))
     if do_sample and seed is not None:
         torch.manual_seed(seed)
-    with torch.inference_mode():
+    with torch.inference_mode(), decoding_after_prompt(model):
         out = model.generate(
             input_ids=input_ids,
             attention_mask=attention_mask,

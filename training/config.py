@@ -1,17 +1,19 @@
 """Options of the synthesis and fine-tuning stages, checked when they are built.
 
-Defaults are sized for SmolLM2-135M-Instruct on 2 CPU cores, where a job on snips-weather
-(400 examples) must finish in about 15 minutes. One snips-weather example is ~100 tokens
-(the adapter prompt has no schema: prompt ~45 + target ~56; with the schema it was ~330).
-LoRA r=8 on every linear projection trains at ~1.8 s per step of 4 examples (`finetune`,
-which runs the LM head on target tokens only; 2026-12): 300 steps, about two passes over
-snips-weather's ~600 real and synthetic pairs, take ~9 minutes. Two passes matter: on
-snips-weather's test set (bench/train.py) one pass (144 steps) gave 80.6% field accuracy,
-mostly slots the adapter had left null, and two gave 95.3%. Evaluation runs 8 requests at a
-time through the batching engine, ~2 s per snips-weather example and configuration, so 24
-held-out examples x 3 configurations is ~2.5 minutes: a whole job took 11.6 minutes. Batch
-4 rather than 8 buys twice the optimizer steps for the same tokens; hence the high-for-LoRA
-learning rate (the loss is ~0.4 by step 5).
+Defaults are sized for SmolLM2-135M-Instruct on 2 CPU cores. One snips-weather example is
+~100 tokens (the adapter prompt has no schema: prompt ~45 + target ~56; with the schema it was
+~330). The run is sized in passes over the data: three (`epochs`), bounded by `max_steps` and by
+a token budget (`max_train_tokens`) that caps the time when inputs are long. Passes are what
+the accuracy follows, on the measurements so far (bench/train.py, whole test sets):
+snips-weather went from 80.6% field accuracy at one pass to ~95% at two, and snips-commands
+(labeled spans in a list) from 43% exact / 65% field at 1.3 passes (the old 300-step, 125k-token
+caps) to 61% / 80% at 2.3 (525 steps, 2026-12-07). So the caps (600 steps, 200k tokens) let a
+task of up to ~650 short pairs (a 400-example job: ~350 real + ~200 synthetic) train its
+three passes, while 350-token inputs stop at ~140 steps (copying fields needs fewer: receipts
+scored 100% at 80). A 400-example job trains ~410 steps: ~9 minutes where a step takes 1.3 s
+(an AMX Xeon), ~25 where it takes 3.6 (an AVX2-only EPYC). Batch 4 rather than 8 buys twice
+the optimizer steps for the same tokens; hence the high-for-LoRA learning rate (the loss is
+~0.4 by step 5).
 `precision` "auto" trains in bf16 where the CPU has bf16 dot-product instructions (AVX512_BF16
 or AMX): base weights stored in bf16, the adapter and its optimizer in fp32, matmuls under
 autocast. On an AMD EPYC with AVX512_BF16 a snips-commands step took 1,660 ms against 2,215 in
@@ -157,14 +159,15 @@ class TrainingConfig(_Options):
         metadata={"help": "Passes over the training set; max_steps caps it (the lower wins)."},
     )
     max_steps: int = field(
-        default=300,
-        metadata={"help": "Optimizer steps at most: ~9 min on 2 CPU cores for snips-weather."},
+        default=600,
+        metadata={"help": "Optimizer steps at most (1.3-3.6 s each on 2 CPU cores for snips)."},
     )
     max_train_tokens: int | None = field(
-        default=125_000,
+        default=200_000,
         metadata={
             "help": "Tokens trained on at most (prompt + target, summed over steps): bounds the "
-            "time when inputs are long (~120k is 300 steps of snips; null: no bound)."
+            "time when inputs are long (~500 steps of 100-token snips examples, ~140 of "
+            "350-token receipts; null: no bound)."
         },
     )
     lora_rank: int = field(default=8, metadata={"help": "LoRA rank r (2.4 M params at 8)."})

@@ -1,5 +1,6 @@
-"""int4 serving weights: the shipped 4-bit codes come back exactly, the model answers close to
-fp32, adapters still apply, and a runtime served from them answers valid JSON."""
+"""int4 serving weights: the shipped 4-bit codes come back exactly, decode steps answer close to
+fp32 while prompts are prefilled dense, adapters still apply, and a runtime served from them
+answers valid JSON."""
 
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from runtime import GenerateRequest, ModelRuntime
 from runtime.lora import LoraBank, read_adapter
-from runtime.quant import GROUP, quantize_int4, quantize_model
+from runtime.quant import GROUP, decoding, quantize_int4, quantize_model
 from tests.runtime.test_adapters import make_adapter
 from training.modeling import load_model
 
@@ -52,12 +53,15 @@ def logits(model, tokenizer) -> torch.Tensor:
         return model(**enc).logits[:, -1]
 
 
-def test_int4_model_answers_close_to_fp32_and_adapters_still_apply(tiny_model_dir, tmp_path):
+def test_int4_decode_steps_answer_close_to_fp32_and_adapters_still_apply(tiny_model_dir, tmp_path):
     dense, tokenizer = load_model(tiny_model_dir)
     model, _ = load_model(tiny_model_dir)
     linears = sum(isinstance(m, torch.nn.Linear) for m in model.modules())
     assert quantize_model(model, "int4") == linears
-    reference, ours = logits(dense, tokenizer), logits(model, tokenizer)
+    reference = logits(dense, tokenizer)
+    assert torch.equal(logits(model, tokenizer), reference)  # outside a decode step: dense
+    with decoding(model):
+        ours = logits(model, tokenizer)
     assert not torch.equal(ours, reference)  # the quantized weights are in use
     assert torch.nn.functional.cosine_similarity(ours, reference).min() > 0.99
 
@@ -67,7 +71,7 @@ def test_int4_model_answers_close_to_fp32_and_adapters_still_apply(tiny_model_di
         bank.add("a", read_adapter(path, m))
     with banks[0].rows(["a", "a"]):
         dense_lora = logits(dense, tokenizer)
-    with banks[1].rows(["a", "a"]):
+    with banks[1].rows(["a", "a"]), decoding(model):
         ours_lora = logits(model, tokenizer)
     delta, ours_delta = dense_lora - reference, ours_lora - ours
     assert delta.abs().max() > 1e-2  # the adapter changes the answer, and the same way
@@ -105,3 +109,44 @@ def test_a_runtime_on_int4_weights_answers_valid_json(tiny_model_dir):
     )
     assert result.valid, result.raw
     assert set(result.output) == {"city", "days"}
+
+
+@pytest.mark.parametrize("engine", ["continuous", "generate"])
+def test_int4_weights_decode_and_dense_weights_prefill(tiny_model_dir, engine):
+    """Each request's prompt goes through the dense weights (one prefill forward), and every
+    forward after it, one per decode step, through the 4-bit ones: in both engines."""
+    from runtime.decode import generate
+    from runtime.quant import SWITCH
+    from training.prompts import build_messages, render_prompt
+
+    runtime = ModelRuntime(model_path=tiny_model_dir, weights="int4")
+    runtime.load()
+    model, switch = runtime.model, getattr(runtime.model, SWITCH)
+    layer = model.model.layers[0].self_attn.q_proj
+    low_bit = []  # per forward of the model, whether it ran the 4-bit weights
+    forward = layer.forward
+
+    def spy(x):
+        low_bit.append(switch.on)
+        return forward(x)
+
+    layer.forward = spy
+    schema = {"type": "object", "properties": {"note": {"type": "string", "maxLength": 40}}}
+    for i in range(3):
+        low_bit.clear()
+        text = f"request {i}: {'abc ' * i}"
+        if engine == "continuous":
+            request = GenerateRequest(schema=schema, input=text, mode="constrained", max_tokens=12)
+            runtime.generate(request)
+        else:
+            messages = build_messages(
+                schema=schema, description=None, instructions=None, examples=[], input=text
+            )
+            prompt = render_prompt(runtime.tokenizer, messages)
+            generate(
+                model, runtime.tokenizer, prompt, grammar=runtime.grammar(schema), max_tokens=12
+            )
+        assert low_bit[0] is False, low_bit  # the prompt: dense
+        assert len(low_bit) > 2, low_bit
+        assert all(low_bit[1:]), low_bit  # every decode step: 4 bits
+    assert not switch.on  # and dense again after
