@@ -11,7 +11,7 @@ caps) to 61% / 80% at 2.3 (525 steps, 2026-12-07). So the caps (600 steps, 200k 
 task of up to ~650 short pairs (a 400-example job: ~350 real + ~200 synthetic) train its
 three passes, while 350-token inputs stop at ~140 steps (copying fields needs fewer: receipts
 scored 100% at 80). A 400-example job trains ~410 steps: ~9 minutes where a step takes 1.3 s
-(an AMX Xeon), ~25 where it takes 3.6 (an AVX2-only EPYC). Batch 4 rather than 8 buys twice
+(an AMX Xeon), ~28 where it takes 4.1 (an AVX2-only EPYC, fp32). Batch 4 rather than 8 buys twice
 the optimizer steps for the same tokens; hence the high-for-LoRA learning rate (the loss is
 ~0.4 by step 5).
 `precision` "auto" trains in bf16 where the CPU has bf16 dot-product instructions (AVX512_BF16
@@ -160,7 +160,7 @@ class TrainingConfig(_Options):
     )
     max_steps: int = field(
         default=600,
-        metadata={"help": "Optimizer steps at most (1.3-3.6 s each on 2 CPU cores for snips)."},
+        metadata={"help": "Optimizer steps at most (1.3-4.1 s each on 2 CPU cores for snips)."},
     )
     max_train_tokens: int | None = field(
         default=200_000,
