@@ -63,6 +63,7 @@ def read_adapter(path: Path, model: Any) -> dict[str, Lora]:
         module = key[len(_PREFIX) : -len(suffix)]
         pairs.setdefault(module, [None, None])[_SUFFIXES[suffix]] = tensor
     modules = dict(model.named_modules())
+    alpha_pattern = config.alpha_pattern or {}  # None in peft >= 0.22 when not set
     loras = {}
     for name, (a, b) in pairs.items():
         layer = modules.get(name)
@@ -71,9 +72,7 @@ def read_adapter(path: Path, model: Any) -> dict[str, Lora]:
         rank = a.shape[0]
         if a.shape != (rank, layer.in_features) or b.shape != (layer.out_features, rank):
             raise UnsupportedAdapter(f"{name}: LoRA shapes do not fit the base model")
-        alpha = config.alpha_pattern.get(
-            get_pattern_key(config.alpha_pattern.keys(), name), config.lora_alpha
-        )
+        alpha = alpha_pattern.get(get_pattern_key(list(alpha_pattern), name), config.lora_alpha)
         scaling = alpha / math.sqrt(rank) if config.use_rslora else alpha / rank
         like = {"dtype": layer.weight.dtype, "device": layer.weight.device}
         loras[name] = Lora(a=a.T.contiguous().to(**like), b=(b.T * scaling).contiguous().to(**like))
