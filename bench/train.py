@@ -8,8 +8,9 @@ first one).
 
     .venv/bin/python bench/train.py [--datasets snips-weather,snips-commands,receipts]
         [--eval-limit 40 | 0 for the whole test set] [--set lora_dropout=0 ...]
-        [--dump DIR: each configuration's predictions, one JSON line per test example, and
-         the adapter, DIR/<dataset>-adapter (bench/weights.py scores it)]
+        [--dump DIR: each configuration's predictions, one JSON line per test example, the
+         loss of every training step (DIR/<dataset>-losses.json) and the adapter,
+         DIR/<dataset>-adapter (bench/weights.py scores it)]
 
 Training tokens/s counts non-padding tokens forwarded; the ratio column is Formwright's
 tokens/s over the Trainer's, measured in the same run.
@@ -165,6 +166,7 @@ def run(
         if dump is not None:
             dump.mkdir(parents=True, exist_ok=True)
             shutil.copytree(adapter, dump / f"{dataset}-adapter", dirs_exist_ok=True)
+            (dump / f"{dataset}-losses.json").write_text(json.dumps(result.losses))
             with (dump / f"{dataset}.jsonl").open("w") as out:
                 for i, pair in enumerate(test):
                     predictions = {name: s.predictions[i] for name, s in scores.items()}
@@ -222,7 +224,9 @@ def main() -> None:
         help="override a TrainingConfig option, e.g. --set lora_dropout=0 --set max_steps=40",
     )
     parser.add_argument(
-        "--dump", type=Path, help="write each configuration's predictions and the adapter here"
+        "--dump",
+        type=Path,
+        help="write each configuration's predictions, the step losses and the adapter here",
     )
     args = parser.parse_args()
     # Train as the worker does: with jemalloc where it is installed (the Trainer baseline
