@@ -179,9 +179,12 @@ def run(
     hf_seconds, hf_rate = trainer_baseline(
         base, train, schema=schema, config=config, steps=hf_steps
     )
+    steps = f"{result.step} steps"
+    if result.converged:
+        steps += f" of {result.total_steps} (converged)"
     lines = [
         f"\n{dataset}: {len(train_real)} real + {len(report.accepted)} synthetic pairs, "
-        f"{result.step} steps, evaluated on {len(test)} test examples",
+        f"{steps}, evaluated on {len(test)} test examples",
         f"{'configuration':32} {'conformance':>11} {'exact':>7} {'field acc':>9}",
     ]
     for name, score in scores.items():

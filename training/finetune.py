@@ -51,7 +51,7 @@ class Encoded:
 class FinetuneResult:
     status: str  # "completed" or "cancelled"
     step: int
-    total_steps: int
+    total_steps: int  # planned; a converged run completes at `step` before it
     losses: list[float]  # one per step, from step 1 (resumed runs include earlier steps)
     tokens: int  # tokens forwarded in this run (padding excluded)
     seconds: float  # wall time of this run
@@ -65,6 +65,11 @@ class FinetuneResult:
     @property
     def final_loss(self) -> float | None:
         return self.losses[-1] if self.losses else None
+
+    @property
+    def converged(self) -> bool:
+        """Completed before its planned steps: `converged(losses)` said so."""
+        return self.status == "completed" and self.step < self.total_steps
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -125,6 +130,16 @@ def planned_steps(lengths: Sequence[int], config: TrainingConfig) -> int:
         tokens_per_step = config.batch_size * sum(lengths) / len(lengths)
         steps = min(steps, math.ceil(config.max_train_tokens / tokens_per_step))
     return max(1, steps)
+
+
+def converged(losses: Sequence[float], config: TrainingConfig) -> bool:
+    """Whether the run can end: the mean loss of its last `converged_window` steps is below
+    `converged_loss`. A function of the losses alone, so a resumed run decides as the
+    uninterrupted one did."""
+    window = config.converged_window
+    if config.converged_loss is None or len(losses) < window:
+        return False
+    return sum(losses[-window:]) / window < config.converged_loss
 
 
 def plan_batches(lengths: Sequence[int], config: TrainingConfig) -> list[list[int]]:
@@ -420,7 +435,8 @@ def finetune(
     should_stop: ShouldStop | None = None,
     device: str | None = None,
 ) -> FinetuneResult:
-    """Train a LoRA adapter on `train` for `config`'s steps; return it with the run's story.
+    """Train a LoRA adapter on `train` for `config`'s steps, or fewer once its loss has
+    `converged`; return it with the run's story.
 
     Every `checkpoint_every` steps (and on a stop) the adapter weights, optimizer, scheduler,
     step, batch plan and python/numpy/torch RNG states go to `checkpoint_dir`. With
@@ -520,7 +536,7 @@ def finetune(
     tokens = 0
     saved: Path | None = latest[0] if latest else None
     status = "completed"
-    while step < total:
+    while step < total and not converged(losses, config):
         if should_stop is not None and should_stop():
             saved = checkpoint()
             status = "cancelled"
@@ -538,13 +554,14 @@ def finetune(
         step += 1
         losses.append(float(loss.detach()))
         tokens += int(mask.sum())
-        if step % config.checkpoint_every == 0 or step == total:
+        end = step if converged(losses, config) else total
+        if step % config.checkpoint_every == 0 or step == end:
             saved = checkpoint()
         if on_progress is not None:
             elapsed = time.perf_counter() - started
             done = step - (resumed_from or 0)
-            eta = elapsed / done * (total - step)
-            on_progress(step, total, losses[-1], tokens / max(elapsed, 1e-9), eta)
+            eta = elapsed / done * (end - step)
+            on_progress(step, end, losses[-1], tokens / max(elapsed, 1e-9), eta)
 
     model.eval()
     return FinetuneResult(

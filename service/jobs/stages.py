@@ -270,6 +270,8 @@ def finetune(run: StageRun) -> None:
         session.add(job)
     run.data["training"] = {
         "steps": result.step,
+        "planned_steps": result.total_steps,
+        "converged": result.converged,
         "final_loss": result.final_loss,
         "tokens": result.tokens,
         "seconds": round(result.seconds, 1),

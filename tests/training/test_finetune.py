@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,42 @@ def test_loss_goes_down_on_a_repeated_tiny_dataset(tiny_model_dir: Path, tmp_pat
     assert tokens_per_s > 0
     # the last step is always checkpointed
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-000020"]
+
+
+def test_a_run_ends_at_the_first_window_under_converged_loss_and_resumes_there(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    full = finetune(
+        tiny_model_dir,
+        PAIRS,
+        config=replace(FAST, converged_loss=None),
+        checkpoint_dir=tmp_path / "full",
+    )
+    assert (full.step, full.converged) == (6, False)
+    means = [sum(full.losses[k - 3 : k]) / 3 for k in range(3, 7)]
+    # a threshold the mean of steps 2-4 passes
+    config = replace(FAST, converged_loss=means[1] + 1e-6, converged_window=3)
+    first = next(
+        k for k, mean in zip(range(3, 7), means, strict=True) if mean < config.converged_loss
+    )
+    progress: list[tuple] = []
+    result = finetune(
+        tiny_model_dir,
+        PAIRS,
+        config=config,
+        checkpoint_dir=tmp_path / "early",
+        on_progress=lambda *args: progress.append(args),
+    )
+    assert (result.status, result.step, result.total_steps) == ("completed", first, 6)
+    assert result.converged
+    assert result.losses == full.losses[:first]
+    step, total, *_, eta_s = progress[-1]
+    assert (step, total, eta_s) == (first, first, 0.0)  # the progress bar ends full
+    assert list_checkpoints(tmp_path / "early")[-1].name == f"checkpoint-{first:06d}"
+    # a worker that dies after training resumes a converged run: it does not train on
+    again = finetune(tiny_model_dir, PAIRS, config=config, checkpoint_dir=tmp_path / "early")
+    assert (again.step, again.resumed_from, again.losses) == (first, first, result.losses)
+    assert again.converged
 
 
 def test_lora_layers_adapts_only_the_top_layers(tiny_model_dir: Path, tmp_path: Path) -> None:
