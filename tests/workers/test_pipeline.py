@@ -52,6 +52,9 @@ def test_a_job_trains_evaluates_promotes_and_serves_its_adapter(live_app, worker
     assert job["state"] == "succeeded", (job, workers.logs())
     assert job["progress"] == 1.0
     assert job["step"] == job["total_steps"] == 30
+    # the tiny random model's loss stays far above converged_loss: every planned step ran
+    training = job["data"]["training"]
+    assert (training["steps"], training["planned_steps"], training["converged"]) == (30, 30, False)
     assert job["data"]["dataset"]["eval"] == 4
     assert job["data"]["dataset"]["eval_set"] == "pinned"
     assert job["data"]["validation"]["train_pairs"] >= job["data"]["dataset"]["train_real"]
