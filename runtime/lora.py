@@ -63,7 +63,7 @@ def read_adapter(path: Path, model: Any) -> dict[str, Lora]:
         module = key[len(_PREFIX) : -len(suffix)]
         pairs.setdefault(module, [None, None])[_SUFFIXES[suffix]] = tensor
     modules = dict(model.named_modules())
-    alpha_pattern = config.alpha_pattern or {}  # None in peft >= 0.22 when not set
+    alpha_pattern = config.alpha_pattern or {}  # typed Optional since peft 0.22
     loras = {}
     for name, (a, b) in pairs.items():
         layer = modules.get(name)

@@ -13,7 +13,7 @@ three passes, while 350-token inputs stop at ~140 steps (copying fields needs fe
 scored 100% at 80). A run also ends once it has converged (`converged_loss`): the mean loss of
 its last 30 steps under 0.005 nats per target token. On 2026-12-07 receipts' training loss was
 there at step 60 of 127, its remaining steps spent at ~0.001; snips-weather's only in its last
-steps (0.009 over steps 301-400), where it was still gaining accuracy (75% exact at 300 steps,
+steps (~0.01 over steps 301-400), where it was still gaining accuracy (75% exact at 300 steps,
 84-85% at 450). A 400-example job trains ~410 steps: ~9 minutes where a step takes 1.3 s
 (an AMX Xeon), ~28 where it takes 4.1 (an AVX2-only EPYC, fp32). Batch 4 rather than 8 buys twice
 the optimizer steps for the same tokens; hence the high-for-LoRA learning rate (the loss is

@@ -208,9 +208,7 @@ def test_a_run_ends_at_the_first_window_under_converged_loss_and_resumes_there(
 
 
 def test_lora_layers_adapts_only_the_top_layers(tiny_model_dir: Path, tmp_path: Path) -> None:
-    import dataclasses
-
-    config = dataclasses.replace(FAST, max_steps=2, lora_layers=0.5)
+    config = replace(FAST, max_steps=2, lora_layers=0.5)
     result = finetune(tiny_model_dir, PAIRS, config=config, checkpoint_dir=tmp_path)
     adapted = {n for n, p in result.model.named_parameters() if p.requires_grad}
     # The tiny model has 2 layers: LoRA on every linear of layer 1, none on layer 0.
@@ -221,17 +219,15 @@ def test_lora_layers_adapts_only_the_top_layers(tiny_model_dir: Path, tmp_path: 
 def test_bf16_training_keeps_the_adapter_fp32_and_learns_like_fp32(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    import dataclasses
-
     import torch
     from safetensors.torch import load_file
 
-    config = dataclasses.replace(FAST, max_steps=12, lora_dropout=0.0)
+    config = replace(FAST, max_steps=12, lora_dropout=0.0)
     runs = {
         precision: finetune(
             tiny_model_dir,
             PAIRS,
-            config=dataclasses.replace(config, precision=precision),
+            config=replace(config, precision=precision),
             checkpoint_dir=tmp_path / precision,
         )
         for precision in ("fp32", "bf16")
@@ -271,11 +267,9 @@ def test_lora_dropout_drops_its_share_and_keeps_the_mean(dtype: str, p: float) -
 
 
 def test_training_swaps_lora_dropout_for_bits_dropout(tiny_model_dir: Path, tmp_path: Path) -> None:
-    import dataclasses
-
     import torch
 
-    config = dataclasses.replace(FAST, max_steps=1, lora_dropout=0.1)
+    config = replace(FAST, max_steps=1, lora_dropout=0.1)
     model = finetune(tiny_model_dir, PAIRS, config=config, checkpoint_dir=tmp_path).model
     dropouts = [m for name, m in model.named_modules() if ".lora_dropout." in name]
     assert len(dropouts) == 2 * 7
