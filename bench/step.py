@@ -36,7 +36,14 @@ def measure(dataset: str, rounds: int, n_batches: int) -> dict[str, float]:
     from service.config import Settings
     from training.config import TrainingConfig
     from training.data import Pair
-    from training.finetune import _bits_dropout, _collate, encode_pairs, lora_config, target_loss
+    from training.finetune import (
+        _bits_dropout,
+        _collate,
+        encode_pairs,
+        lora_config,
+        target_loss,
+        uncast_lora_inputs,
+    )
     from training.modeling import load_model, resolve_base_model
 
     folder = DATASETS / dataset
@@ -57,6 +64,8 @@ def measure(dataset: str, rounds: int, n_batches: int) -> dict[str, float]:
         ]
         torch.manual_seed(0)
         model = get_peft_model(model, lora_config(config, model))
+        if precision == "bf16":
+            uncast_lora_inputs(model)  # as training does under autocast
         model.train()
         dropout_slots = [
             (module.lora_dropout, name)

@@ -242,7 +242,8 @@ def _bits_dropout() -> type:
             bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device)
             bits.random_(-(2**63), None)  # all 64 bits (random_() leaves the sign bit 0)
             keep = bits.view(torch.int16)[:n].view(x.shape) >= self.threshold
-            return x * (keep.to(x.dtype) * (1 / (1 - self.p)))
+            # x * keep is exact in any dtype; the scale then rounds once, as it would in fp32.
+            return x * keep.to(x.dtype) * (1 / (1 - self.p))
 
         def extra_repr(self) -> str:
             return f"p={self.p}"
@@ -261,6 +262,17 @@ def cheap_lora_dropout(model: Any) -> None:
             for name, dropout in dropouts.items():
                 if isinstance(dropout, torch.nn.Dropout) and dropout.p > 0:
                     dropouts[name] = _bits_dropout()(dropout.p)
+
+
+def uncast_lora_inputs(model: Any) -> None:
+    """Let peft's LoRA layers take their input in the dtype it comes in, for training under
+    bf16 autocast. peft casts each LoRA input to the adapter's dtype (fp32), and autocast casts
+    it back to bf16 for the matmul: two copies of the activation a layer, forward and
+    backward, for the same bf16 product. Without them a bf16 step took 9-11% less
+    (snips-commands and receipts batches, AMX Xeon). Without autocast the casts are needed."""
+    for module in model.modules():
+        if hasattr(module, "cast_input_dtype_enabled"):
+            module.cast_input_dtype_enabled = False
 
 
 def shared_prefix(ids: Any, labels: Any, mask: Any) -> int:
@@ -485,6 +497,8 @@ def finetune(
     torch.manual_seed(config.seed)
     model = get_peft_model(model, lora_config(config, model))
     cheap_lora_dropout(model)
+    if weights == torch.bfloat16:  # under autocast
+        uncast_lora_inputs(model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
