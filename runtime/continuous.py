@@ -71,8 +71,11 @@ MAX_DRAFT = 16
 # costs in proportion, and every row is padded to the widest feed. So a lone row may take 15
 # forced tokens along, while a full batch takes none.
 STEP_TOKENS = 16
-# Seconds without a row before the KV cache is given back.
-IDLE_SHRINK_S = 2.0
+# Seconds without a row before the decode thread gives the KV cache back and ends (the next
+# row starts another). An idle decode thread that had run the model slowed torch work on other
+# threads of the process: a worker's training step took ~1.6x as long (1.48 -> 2.40 s on an
+# AMX Xeon, 2 cores) until the thread ended. The mechanism (OpenMP teams?) is not pinned down.
+IDLE_EXIT_S = 2.0
 # Positions one prefill forward may hold: prompts of similar length are prefilled together.
 PREFILL_TOKENS = 512
 DEFAULT_PREFIX_CACHE_BYTES = 256 << 20
@@ -194,6 +197,7 @@ class ContinuousBatcher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="decoder", daemon=True)
                 self._thread.start()
+                atexit.unregister(self.close)  # once, however often the thread restarts
                 atexit.register(self.close)
             self._waiting.append(pending)
             self.events.batch_queue(depth=len(self._waiting))
@@ -216,8 +220,10 @@ class ContinuousBatcher:
         while True:
             with self._cond:
                 while not self._running and not self._waiting and not self._closed:
-                    if not self._cond.wait(IDLE_SHRINK_S) and self.cache.slots:
+                    if not self._cond.wait(IDLE_EXIT_S) and not self._waiting:
                         self.cache.shrink()  # idle: give a burst's KV memory back
+                        self._thread = None
+                        return
                 if self._closed and not self._running and not self._waiting:
                     return
                 admitted = self._admit()

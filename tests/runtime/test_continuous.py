@@ -4,6 +4,7 @@ one the row would get decoded alone, step by step, from a cold prefill."""
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -102,13 +103,20 @@ def test_a_row_that_finishes_frees_its_slot_for_the_next_request(parts):
     assert long.result(60).completion_tokens == 60
 
 
-def test_an_idle_engine_gives_the_kv_memory_of_a_burst_back(parts):
+def decoding_threads() -> int:
+    return sum(t.name == "decoder" for t in threading.enumerate())
+
+
+def test_an_idle_engine_gives_back_the_kv_memory_of_a_burst_and_its_thread(parts):
     batcher = make(parts, max_batch_size=4)
     first = batcher.cache.nbytes
     burst = [submit(batcher, row(parts, f"row {i}", max_tokens=300)) for i in range(4)]
     wait_for(lambda: batcher.cache.nbytes > 4 * first)
+    assert decoding_threads() >= 1
     assert [f.result(60).completion_tokens for f in burst] == [300] * 4
     wait_for(lambda: batcher.cache.nbytes == 0)
+    # An idle decode thread slowed training in the same process (runtime/continuous.py).
+    wait_for(lambda: decoding_threads() == 0)
     # and it grows again for the next request, which answers as before
     again = submit(batcher, row(parts, "row 0", max_tokens=300)).result(60)
     assert again.text == burst[0].result().text
