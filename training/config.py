@@ -14,7 +14,7 @@ scored 100% at 80). A run also ends once it has converged (`converged_loss`): th
 its last 30 steps under 0.005 nats per target token. On 2026-12-07 receipts' training loss was
 there at step 60 of 127, its remaining steps spent at ~0.001; snips-weather's only in its last
 steps (~0.01 over steps 301-400), where it was still gaining accuracy (75% exact at 300 steps,
-84-85% at 450). A 400-example job trains ~410 steps: ~9 minutes where a step takes 1.3 s
+84-85% at 450). A 400-example job trains ~410 steps: ~7-8 minutes where a step takes 1.0-1.2 s
 (an AMX Xeon), ~28 where it takes 4.1 (an AVX2-only EPYC, fp32). Batch 4 rather than 8 buys twice
 the optimizer steps for the same tokens; hence the high-for-LoRA learning rate (the loss is
 ~0.4 by step 5).
@@ -164,7 +164,7 @@ class TrainingConfig(_Options):
     )
     max_steps: int = field(
         default=600,
-        metadata={"help": "Optimizer steps at most (1.3-4.1 s each on 2 CPU cores for snips)."},
+        metadata={"help": "Optimizer steps at most (1.0-4.1 s each on 2 CPU cores for snips)."},
     )
     max_train_tokens: int | None = field(
         default=200_000,
