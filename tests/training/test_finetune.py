@@ -245,6 +245,47 @@ def test_bf16_training_keeps_the_adapter_fp32_and_learns_like_fp32(
     assert {t.dtype for t in saved.values()} == {torch.float32}
 
 
+def test_bf16_lora_layers_take_their_input_uncast_for_the_same_loss_and_gradients(
+    tiny_model_dir: Path,
+) -> None:
+    import torch
+    from peft import get_peft_model
+
+    from training.finetune import _collate, lora_config, target_loss, uncast_lora_inputs
+    from training.modeling import load_model
+
+    model, tokenizer = load_model(tiny_model_dir, precision="bf16")
+    config = replace(FAST, lora_dropout=0.0)
+    torch.manual_seed(0)
+    model = get_peft_model(model, lora_config(config, model))
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # as trained, not zero: the LoRA branch counts in the loss
+            torch.nn.init.normal_(param, std=0.1)
+    encoded, _ = encode_pairs(tokenizer, PAIRS, max_seq_len=512)
+    batch = _collate(encoded, tokenizer.pad_token_id)
+    inputs: list[Any] = []
+    lora_a = next(m for n, m in model.named_modules() if n.endswith("q_proj.lora_A.default"))
+    lora_a.register_forward_hook(lambda module, args, out: inputs.append(args[0].dtype))
+
+    def step() -> tuple[float, dict[str, Any]]:
+        inputs.clear()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = target_loss(model, *batch)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        model.zero_grad(set_to_none=True)
+        return loss.item(), grads
+
+    cast_loss, cast_grads = step()
+    assert set(inputs) == {torch.float32}  # peft copies the bf16 activation to fp32
+    uncast_lora_inputs(model)
+    loss, grads = step()
+    assert set(inputs) == {torch.bfloat16}
+    assert loss == pytest.approx(cast_loss, rel=1e-3)
+    for name, grad in grads.items():
+        assert torch.allclose(grad, cast_grads[name], rtol=1e-2, atol=1e-4), name
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("p", [0.05, 0.3, 0.9])
 def test_lora_dropout_drops_its_share_and_keeps_the_mean(dtype: str, p: float) -> None:
