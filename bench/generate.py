@@ -299,8 +299,9 @@ def serving(args: argparse.Namespace) -> None:
     from runtime.decode import generate as raw_generate
     from service.config import Settings
     from training.modeling import resolve_base_model
+    from training.threads import in_own_thread
 
-    llm = llama_cpp(args.threads)  # first: a missing extra fails before minutes of work
+    llm = in_own_thread(llama_cpp, args.threads)  # first: a missing extra fails at once
     path = resolve_base_model(None, cache_dir=ROOT / Settings().models_cache_dir)
     runtime = ModelRuntime(model_path=path, max_batch_size=args.clients, weights=args.weights)
     runtime.load()
@@ -325,7 +326,8 @@ def serving(args: argparse.Namespace) -> None:
         same = forced = tokens = 0
         for row in data[1]:
             new = runtime.generate(request(data, row["input"]))
-            old = raw_generate(
+            old = in_own_thread(  # as the model work of a server (training/threads.py)
+                raw_generate,
                 runtime.model,
                 tokenizer,
                 few_shot_prompt(tokenizer, data, row["input"]),
@@ -356,8 +358,12 @@ def serving(args: argparse.Namespace) -> None:
             ours, theirs = [], []
             for text in lone:
                 ours.append(ours_request(runtime, request(weather, text)))
+                # Each side runs without the other's OpenMP workers (both use the process's
+                # libgomp; training/threads.py): llama.cpp in a thread that ends, after ours.
+                runtime.batcher.wait_ended()
                 theirs.append(
-                    llama_cpp_request(
+                    in_own_thread(
+                        llama_cpp_request,
                         llm,
                         few_shot_prompt(tokenizer, weather, text),
                         weather[0],

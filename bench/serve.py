@@ -27,7 +27,14 @@ DATASETS = ROOT / "bench" / "data"
 
 
 def make_adapters(engine, folder: Path, count: int) -> list[str]:
-    """`count` copies of one adapter for the engine's base model, each under its own path."""
+    """`count` copies of one adapter for the engine's base model, each under its own path
+    (made in a thread of its own, as a server would: training/threads.py)."""
+    from training.threads import in_own_thread
+
+    return in_own_thread(_make_adapters, engine, folder, count)
+
+
+def _make_adapters(engine, folder: Path, count: int) -> list[str]:
     import shutil
 
     from peft import get_peft_model

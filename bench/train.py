@@ -111,6 +111,7 @@ def run(
     from training.pairs import validate_pairs
     from training.spans import copied_fields
     from training.synthesis import synthesize
+    from training.threads import in_own_thread
 
     folder = DATASETS / dataset
     schema = json.loads((folder / "schema.json").read_text())
@@ -182,10 +183,17 @@ def run(
     tokens_per_s = result.tokens / train_seconds
     hf_steps = min(result.step, baseline_steps)
     # The Trainer in fp32 and, where we trained in bf16, in its own bf16: the ratio is
-    # against the faster of the two.
+    # against the faster of the two. In a thread of its own, as our training runs
+    # (training/threads.py): this thread keeps no OpenMP workers to slow the next decoding.
     baselines = {
-        precision: trainer_baseline(
-            base, train, schema=schema, config=config, steps=hf_steps, bf16=precision == "bf16"
+        precision: in_own_thread(
+            trainer_baseline,
+            base,
+            train,
+            schema=schema,
+            config=config,
+            steps=hf_steps,
+            bf16=precision == "bf16",
         )
         for precision in ["fp32"] + (["bf16"] if result.precision == "bf16" else [])
     }

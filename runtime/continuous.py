@@ -205,6 +205,16 @@ class ContinuousBatcher:
             self._cond.notify_all()
         return pending.future
 
+    def wait_ended(self, timeout: float = IDLE_EXIT_S + 1.0) -> bool:
+        """Block until the decode thread has ended (IDLE_EXIT_S after its last row), at most
+        `timeout` seconds; whether it has. For a benchmark that times other OpenMP work in this
+        process without the decode thread's workers (training/threads.py)."""
+        with self._cond:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
     def close(self) -> None:
         """Let the decode thread end once its rows are done (registered at exit: a daemon
         thread still inside torch while the interpreter finalizes aborts the process)."""

@@ -34,6 +34,7 @@ from runtime.grammar.compiler import (
 )
 from runtime.quant import quantize_model
 from training.spans import input_text, restrict_to_spans, strays
+from training.threads import in_own_thread
 
 if TYPE_CHECKING:
     from schemas.errors import Issue
@@ -188,46 +189,50 @@ class ModelRuntime:
             self.error = f"{type(exc).__name__}: {exc}"
 
     def load(self) -> None:
-        """Load synchronously (idempotent): resolve, load, fingerprint, set up grammars."""
+        """Load synchronously (idempotent): resolve, load, fingerprint, set up grammars. The
+        torch work runs in a thread of its own (training/threads.py): the calling thread keeps
+        no OpenMP workers that would slow the decode thread."""
+        with self._load_lock:
+            if not self.ready:
+                in_own_thread(self._load)
+
+    def _load(self) -> None:
         from training.modeling import load_model, model_fingerprint, resolve_base_model
 
-        with self._load_lock:
-            if self.ready:
-                return
-            self.error = None
-            t0 = time.perf_counter()
-            if self.model_path is None:
-                self.model_path = resolve_base_model(self.model_spec, cache_dir=self.cache_dir)
-            model, tokenizer = load_model(self.model_path, device=self.device)
-            quantize_model(model, self.weights)
-            self.model_fingerprint = model_fingerprint(self.model_path)
-            self.model, self.tokenizer = model, tokenizer
-            self.adapters = AdapterCache(
-                model,
-                capacity=self.max_loaded_adapters,
-                model_fingerprint=self.model_fingerprint,
-                events=self.events,
-            )
-            self.batcher = ContinuousBatcher(
-                model,
-                tokenizer,
-                adapters=self.adapters,
-                max_batch_size=self._max_batch_size,
-                events=self.events,
-            )
-            self.grammars = GrammarCompiler(
-                tokenizer,
-                backends=self.backends,
-                timeout_s=self.compile_timeout_s,
-                cache_size=self.grammar_cache_size,
-            )
-            self.grammars.prepare()
-            self._ready.set()
-            with self._pending_lock:
-                pending, self._pending_warm = self._pending_warm, {}
-            for fingerprint, schema in pending.items():
-                self.grammars.warm(schema, schema_fingerprint=fingerprint)
-            log.info("base model %s loaded in %.1f s", self.model_path, time.perf_counter() - t0)
+        self.error = None
+        t0 = time.perf_counter()
+        if self.model_path is None:
+            self.model_path = resolve_base_model(self.model_spec, cache_dir=self.cache_dir)
+        model, tokenizer = load_model(self.model_path, device=self.device)
+        quantize_model(model, self.weights)
+        self.model_fingerprint = model_fingerprint(self.model_path)
+        self.model, self.tokenizer = model, tokenizer
+        self.adapters = AdapterCache(
+            model,
+            capacity=self.max_loaded_adapters,
+            model_fingerprint=self.model_fingerprint,
+            events=self.events,
+        )
+        self.batcher = ContinuousBatcher(
+            model,
+            tokenizer,
+            adapters=self.adapters,
+            max_batch_size=self._max_batch_size,
+            events=self.events,
+        )
+        self.grammars = GrammarCompiler(
+            tokenizer,
+            backends=self.backends,
+            timeout_s=self.compile_timeout_s,
+            cache_size=self.grammar_cache_size,
+        )
+        self.grammars.prepare()
+        self._ready.set()
+        with self._pending_lock:
+            pending, self._pending_warm = self._pending_warm, {}
+        for fingerprint, schema in pending.items():
+            self.grammars.warm(schema, schema_fingerprint=fingerprint)
+        log.info("base model %s loaded in %.1f s", self.model_path, time.perf_counter() - t0)
 
     def _require_ready(self) -> None:
         if not self.ready:

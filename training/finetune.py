@@ -27,6 +27,7 @@ from typing import Any
 
 from training.config import TrainingConfig
 from training.data import Pair, dataset_hash
+from training.threads import in_own_thread
 
 IGNORE = -100
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -459,8 +460,38 @@ def finetune(
     `resume=False` starts over and deletes the checkpoints already there.
     `should_stop()` is checked before every step; when it answers True the run checkpoints
     and returns status "cancelled". `on_progress(step, total, loss, tokens_per_s, eta_s)`
-    follows every step.
+    follows every step. The training runs in a thread of its own (training/threads.py).
     """
+    return in_own_thread(
+        _finetune,
+        base_model,
+        train,
+        config=config,
+        checkpoint_dir=checkpoint_dir,
+        schema=schema,
+        description=description,
+        instructions=instructions,
+        resume=resume,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        device=device,
+    )
+
+
+def _finetune(
+    base_model: Path,
+    train: Sequence[Pair],
+    *,
+    config: TrainingConfig | None,
+    checkpoint_dir: Path,
+    schema: dict[str, Any] | None,
+    description: str | None,
+    instructions: str | None,
+    resume: bool,
+    on_progress: OnProgress | None,
+    should_stop: ShouldStop | None,
+    device: str | None,
+) -> FinetuneResult:
     import torch
     from peft import get_peft_model
     from safetensors.torch import load_file

