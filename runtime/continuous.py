@@ -72,10 +72,10 @@ MAX_DRAFT = 16
 # forced tokens along, while a full batch takes none.
 STEP_TOKENS = 16
 # Seconds without a row before the decode thread gives the KV cache back and ends (the next
-# row starts another). An idle decode thread that had run the model slowed torch work on other
-# threads of the process: a training step took ~1.6x as long (1.48 -> 2.40 s on an AMX Xeon,
-# 2 cores) until the thread ended; OpenMP's wait settings did not change it. The mechanism is
-# not pinned down.
+# row starts another). An idle decode thread that had run the model keeps its OpenMP workers,
+# and while the process holds more of them than CPUs libgomp stops spinning between parallel
+# regions (training/threads.py): a training step in another thread took ~1.6x as long (1.48 ->
+# 2.40 s on an AMX Xeon, 2 cores) until the thread ended.
 IDLE_EXIT_S = 2.0
 # Positions one prefill forward may hold: prompts of similar length are prefilled together.
 PREFILL_TOKENS = 512

@@ -236,7 +236,12 @@ def test_a_request_that_times_out_stops_decoding_and_frees_its_row(settings, eng
         alice.post("/v1/schemas", json={"name": "free", "schema": {"type": "string"}})
         body = {"input": "go on", "mode": "unconstrained", "max_tokens": 1000}
         started = batcher.forwards
-        assert alice.post("/v1/schemas/free/generate", json=body).status_code == 504
-        wait_for(lambda: batcher.running == 0, timeout=5)
+        # 5 ms a forward: the budget takes 5 s, whatever the tiny model's own speed
+        slow = tiny_runtime.model.register_forward_pre_hook(lambda *_: time.sleep(0.005))
+        try:
+            assert alice.post("/v1/schemas/free/generate", json=body).status_code == 504
+            wait_for(lambda: batcher.running == 0, timeout=5)
+        finally:
+            slow.remove()
         # stopped, not run to its budget (the tiny model never says eos by chance here)
         assert batcher.forwards - started < 1000
