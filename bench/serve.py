@@ -25,16 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATASETS = ROOT / "bench" / "data"
 
+from training.threads import own_thread  # noqa: E402 - after the path above
 
+
+@own_thread  # as a server's model work (training/threads.py)
 def make_adapters(engine, folder: Path, count: int) -> list[str]:
-    """`count` copies of one adapter for the engine's base model, each under its own path
-    (made in a thread of its own, as a server would: training/threads.py)."""
-    from training.threads import in_own_thread
-
-    return in_own_thread(_make_adapters, engine, folder, count)
-
-
-def _make_adapters(engine, folder: Path, count: int) -> list[str]:
+    """`count` copies of one adapter for the engine's base model, each under its own path."""
     import shutil
 
     from peft import get_peft_model

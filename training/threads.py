@@ -7,15 +7,17 @@ spins against ~300,000): every parallel op in every thread then waits for its wo
 a futex, which on 2 cores made the decode thread's steps ~20-30% longer and a training step up
 to 1.6x. So a process runs its model work in the decode thread (runtime/continuous.py, which
 ends when idle) and anything else that runs torch — loading a model, training — in a thread
-that ends when that work does: `in_own_thread`.
+that ends when that work does: `in_own_thread`, or `@own_thread` on a function.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -38,3 +40,13 @@ def in_own_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     if not ok:
         raise value
     return value
+
+
+def own_thread(fn: Callable[P, T]) -> Callable[P, T]:
+    """`fn`, each call run by `in_own_thread`."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return in_own_thread(fn, *args, **kwargs)
+
+    return run
