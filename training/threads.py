@@ -2,12 +2,13 @@
 
 libgomp (torch's OpenMP on Linux) gives every thread that runs a parallel op a team of
 workers, kept until that thread ends. While the process holds more such workers than it has
-CPUs, libgomp stops spinning between parallel regions (`gomp_throttled_spin_count_var`, 1,000
-spins against ~300,000): every parallel op in every thread then waits for its workers through
-a futex, which on 2 cores made the decode thread's steps ~20-30% longer and a training step up
-to 1.6x. So a process runs its model work in the decode thread (runtime/continuous.py, which
-ends when idle) and anything else that runs torch — loading a model, training — in a thread
-that ends when that work does: `in_own_thread`, or `@own_thread` on a function.
+CPUs, libgomp all but stops spinning between parallel regions (`gomp_throttled_spin_count_var`:
+100 spins against ~300,000; 1,000 at most, whatever OMP_WAIT_POLICY or GOMP_SPINCOUNT say):
+every parallel op in every thread then waits for its workers through a futex, which on 2 cores
+made the decode thread's steps ~20-30% longer and a training step up to 1.6x. So a process
+runs its model work in the decode thread (runtime/continuous.py, which ends when idle) and
+anything else that runs torch — loading a model, training — in a thread that ends when that
+work does: `in_own_thread`, or `@own_thread` on a function.
 """
 
 from __future__ import annotations
