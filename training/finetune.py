@@ -212,7 +212,7 @@ def lora_config(config: TrainingConfig, model: Any) -> Any:
     return LoraConfig(
         task_type=TaskType.CAUSAL_LM,
         r=config.lora_rank,
-        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # typed int, any number works
+        lora_alpha=config.alpha,  # type: ignore[arg-type]  # typed int, any number works
         lora_dropout=config.lora_dropout,
         target_modules=targets,
         layers_to_transform=layers,

@@ -30,9 +30,12 @@ def test_defaults_train_a_400_example_job_three_passes() -> None:
     # 1.3 s a step measured on an AMX Xeon.
     pairs = 400 - held_out + 200
     assert planned_steps([100] * pairs, config) == 3 * math.ceil(pairs / config.batch_size)
-    assert config.lora_rank == 8
+    assert config.lora_rank == 32
     assert config.target_modules == "all-linear"
     assert config.lora_scale == 2.0
+    # lora_alpha follows a rank asked for, unless it is given too
+    assert TrainingConfig(lora_rank=8).lora_scale == 2.0
+    assert TrainingConfig(lora_rank=8, lora_alpha=32).lora_scale == 4.0
 
 
 @pytest.mark.parametrize(

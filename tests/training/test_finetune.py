@@ -417,7 +417,7 @@ def test_saved_adapter_loads_with_plain_peft_and_is_verified(
     written = json.loads((dest / "manifest.json").read_text())
     assert written["format"] == "formwright-adapter/1"
     assert written["schema_id"] == 7
-    assert written["hyperparameters"]["lora_rank"] == 8
+    assert written["hyperparameters"]["lora_rank"] == TrainingConfig().lora_rank
     assert written["metrics"] == {"exact_match": 0.5}
     assert sorted(written["files"]) == ["adapter_config.json", "adapter_model.safetensors"]
     assert verify_adapter(dest) == []
