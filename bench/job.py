@@ -7,7 +7,7 @@ training and evaluation.
     .venv/bin/python bench/job.py [--datasets snips-weather,snips-commands] [--examples 400]
 
 Each dataset runs in a fresh data directory (SQLite, the embedded broker), one worker, nothing
-else on the machine's cores but the API answering the polls (every 2 s).
+else on the machine's cores but the API answering the polls (every 0.5 s).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,21 +25,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATASETS = ROOT / "bench" / "data"
-SECRET = "bench-job-secret-of-at-least-32-characters"
-
-
-def rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def run_job(dataset: str, examples: int, base: Path, work: Path) -> dict:
+    """The job's final state and its wall time (s). The worker process, the team and the
+    polling are the worker tests' own (tests/workers/conftest.py)."""
     from fastapi.testclient import TestClient
 
+    from bench.train import read
     from service.app import create_app
     from service.config import Settings
-    from service.db import make_engine, session_scope
+    from service.db import make_engine
     from service.migrate import upgrade
-    from service.teams.service import create_team
+    from tests.fixtures.app import TEST_SECRET, TeamClient, make_team
+    from tests.workers.conftest import Workers, wait_for_job
 
     data = work / dataset
     data.mkdir(parents=True)
@@ -49,50 +46,38 @@ def run_job(dataset: str, examples: int, base: Path, work: Path) -> dict:
         **os.environ,
         "FORMWRIGHT_DATA_DIR": str(data),
         "FORMWRIGHT_BASE_MODEL": str(base),
-        "FORMWRIGHT_SECRET_KEY": SECRET,
+        "FORMWRIGHT_SECRET_KEY": TEST_SECRET,  # make_team hashes keys with it
     }
     # The API here only registers, adds examples and polls: it loads no model of its own.
-    settings = Settings(data_dir=data, base_model=str(base), secret_key=SECRET, load_model=False)
+    settings = Settings(
+        data_dir=data, base_model=str(base), secret_key=TEST_SECRET, load_model=False
+    )
     upgrade(settings.resolved_database_url)
     db = make_engine(settings.resolved_database_url)
-    with session_scope(db) as session:
-        key = create_team(session, name="bench", secret=SECRET.encode())[1]
     folder = DATASETS / dataset
     schema = json.loads((folder / "schema.json").read_text())
-    train = rows(folder / "train.jsonl")[:examples]
-    log = (work / f"{dataset}-worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    train = read(folder / "train.jsonl")[:examples]
+    workers = Workers(env=env, log_dir=data)
+    workers.start()
     try:
-        app = create_app(settings, db_engine=db)
-        with TestClient(app) as client:
-            client.headers["Authorization"] = f"Bearer {key}"
-            r = client.post("/v1/schemas", json={"name": dataset, "schema": schema})
+        with TestClient(create_app(settings, db_engine=db)) as client:
+            team = TeamClient(client, make_team(db, "bench"), "bench")
+            r = team.post("/v1/schemas", json={"name": dataset, "schema": schema})
             assert r.status_code == 201, r.text
-            body = [{"input": row["input"], "output": row["output"]} for row in train]
-            r = client.post(f"/v1/schemas/{dataset}/examples", json=body)
+            body = [{"input": pair.input, "output": pair.output} for pair in train]
+            r = team.post(f"/v1/schemas/{dataset}/examples", json=body)
             assert r.status_code == 201, r.text
             start = time.monotonic()
-            r = client.post(f"/v1/schemas/{dataset}/jobs", json={})
+            r = team.post(f"/v1/schemas/{dataset}/jobs", json={})
             assert r.status_code == 202, r.text
-            job_id = r.json()["id"]
-            while True:
-                job = client.get(f"/v1/jobs/{job_id}").json()
-                if job["state"] in ("succeeded", "failed", "cancelled"):
-                    break
-                time.sleep(2)
+            states = {"succeeded", "failed", "cancelled"}
+            job = wait_for_job(team, r.json()["id"], states=states, timeout=3600)
             wall = time.monotonic() - start
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(60)
+        workers.stop_all()
         db.dispose()
     if job["state"] != "succeeded":
-        raise SystemExit(f"{dataset}: job {job['state']}: {job['error']} (log: {log.name})")
+        raise SystemExit(f"{dataset}: job {job['state']}: {job['error']}\n{workers.logs()}")
     return {"job": job, "wall": wall}
 
 

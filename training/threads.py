@@ -22,7 +22,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def in_own_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+def in_own_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """`fn(*args, **kwargs)` run in a new thread; blocks until it returns, then returns what
     it returned or raises what it raised."""
     result: list[Any] = []
