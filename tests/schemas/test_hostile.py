@@ -156,7 +156,9 @@ def test_ten_thousand_deep_nesting_is_a_clean_error():
     started = time.perf_counter()
     error = rejected(nested(10_000))
     assert error.code == "schema_too_large"
-    assert time.perf_counter() - started < 1
+    # A hang guard, not a timing target: rejecting takes ~0.04 s, a walk that recursed or
+    # backtracked through the depth would take minutes; 1 s failed once on a busy CI machine.
+    assert time.perf_counter() - started < 10
 
 
 def test_subschema_depth_limit():
