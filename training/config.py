@@ -11,11 +11,11 @@ caps) to 61% / 80% at 2.3 (525 steps, 2026-12-07). So the caps (600 steps, 200k 
 task of up to ~650 short pairs (a 400-example job: ~350 real + ~200 synthetic) train its
 three passes, while 350-token inputs stop at ~140 steps (copying fields needs fewer: receipts
 scored 100% at 80). A run also ends once it has converged (`converged_loss`): the mean loss of
-its last 30 steps under 0.001 nats per target token, the floor a task that is only copying
+its last 30 steps under 0.001 nats per target token, a floor a task that is only copying
 reaches (receipts: ~0.0005 after step 40). A plateau above it is not the end: snips-weather's
 loss sits at 0.002-0.005 from step ~300 while the decaying learning rate still gains accuracy
-(rank 32, 2026-12-08: stopped at 337 of 450 steps under the old 0.005, 82% exact / 96.9%
-field served; all 450, 86% / 97.7%; receipts now stops at 69 of 127 instead of 60, 100%).
+(rank 32: stopped at 337 of 450 steps under the old 0.005, 82% exact / 96.9% field served,
+2026-12-07; all 450, 86% / 97.7%, 2026-12-08; receipts now stops at 69 of 127, not 60: 100%).
 A 400-example job trains ~410 steps: ~7-8 minutes where a step takes 1.0-1.2 s
 (an AMX Xeon), ~28 where it takes 4.1 (an AVX2-only EPYC, fp32). Batch 4 rather than 8 buys twice
 the optimizer steps for the same tokens; hence the high-for-LoRA learning rate (the loss is
